@@ -1,0 +1,41 @@
+# provisioner: every target creates .venv and installs what it needs.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+
+.PHONY: all run test lint typecheck unit bench clean fmt
+
+all: test
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[dev]'
+	touch $(STAMP)
+
+run: $(STAMP)
+	ORACLE_PASSWORD=demo-oracle-pw HR_PASSWORD=demo-hr-pw BILLING_PASSWORD=demo-billing-pw \
+	  $(BIN)/provisioner apply configs/example.yaml --emulator --no-progress
+
+lint: $(STAMP)
+	$(BIN)/ruff format --check provisioner tests bench
+	$(BIN)/ruff check provisioner tests bench
+
+typecheck: $(STAMP)
+	$(BIN)/mypy
+
+unit: $(STAMP)
+	$(BIN)/pytest -q -p no:cacheprovider
+
+test: lint typecheck unit
+
+bench: $(STAMP)
+	$(BIN)/python -m bench
+
+fmt: $(STAMP)
+	$(BIN)/ruff format provisioner tests bench
+	$(BIN)/ruff check --fix provisioner tests bench
+
+clean:
+	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache

@@ -1,0 +1,7 @@
+"""provisioner: bulk-onboard Oracle databases into Adobe Experience Platform."""
+
+from __future__ import annotations
+
+__all__ = ["__version__"]
+
+__version__ = "0.1.0"

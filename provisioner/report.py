@@ -1,0 +1,78 @@
+"""Run results: Outcome, Result, Summary, Report; and the writers for each format."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from enum import StrEnum
+
+__all__ = ["Outcome", "Report", "Result", "Summary"]
+
+
+class Outcome(StrEnum):
+    CREATED = "created"
+    EXISTING = "existing"
+    UPDATED = "updated"
+    FAILED = "failed"
+    SKIPPED = "skipped"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Result:
+    """How one entry ended this run. ``error`` is a readable message and never holds a secret."""
+
+    name: str
+    sandbox: str
+    status: Outcome
+    connection_id: str | None = None
+    attempts: int = 0
+    http_status: int | None = None
+    error: str | None = None
+    error_code: str | None = None  # FLOW-1413-400, 401013, … when the API gave one
+    duration_ms: int = 0
+    verified: bool | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.status in (Outcome.CREATED, Outcome.EXISTING, Outcome.UPDATED)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Summary:
+    total: int
+    created: int
+    existing: int
+    updated: int
+    failed: int
+    skipped: int
+
+    @classmethod
+    def of(cls, results: tuple[Result, ...]) -> Summary:
+        counts = {o: 0 for o in Outcome}
+        for r in results:
+            counts[r.status] += 1
+        return cls(
+            total=len(results),
+            created=counts[Outcome.CREATED],
+            existing=counts[Outcome.EXISTING],
+            updated=counts[Outcome.UPDATED],
+            failed=counts[Outcome.FAILED],
+            skipped=counts[Outcome.SKIPPED],
+        )
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Report:
+    run_id: str
+    manifest: str
+    started_at: datetime
+    finished_at: datetime
+    results: tuple[Result, ...]
+
+    @property
+    def summary(self) -> Summary:
+        return Summary.of(self.results)
+
+    @property
+    def ok(self) -> bool:
+        return all(r.ok for r in self.results)
