@@ -1,4 +1,7 @@
-"""Run results: Outcome, Result, Summary, Report; and the writers for each format."""
+"""Run results: Outcome, Result, Summary, Report.
+
+The JSON form lives in ``reportio``; the text, CSV and Markdown writers in ``report_formats``.
+"""
 
 from __future__ import annotations
 
@@ -10,6 +13,8 @@ __all__ = ["Outcome", "Report", "Result", "Summary"]
 
 
 class Outcome(StrEnum):
+    """How an entry ended a run (see CONTRACT.md, "Outcomes")."""
+
     CREATED = "created"
     EXISTING = "existing"
     UPDATED = "updated"
@@ -39,6 +44,8 @@ class Result:
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Summary:
+    """How many entries ended in each outcome."""
+
     total: int
     created: int
     existing: int
@@ -60,9 +67,22 @@ class Summary:
             skipped=counts[Outcome.SKIPPED],
         )
 
+    def as_dict(self) -> dict[str, int]:
+        """The counts in the report's order: total, created, existing, updated, failed, skipped."""
+        return {
+            "total": self.total,
+            "created": self.created,
+            "existing": self.existing,
+            "updated": self.updated,
+            "failed": self.failed,
+            "skipped": self.skipped,
+        }
+
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Report:
+    """One run: when, on which manifest, and how each entry ended (in manifest order)."""
+
     run_id: str
     manifest: str
     started_at: datetime

@@ -1,0 +1,147 @@
+"""The run observers: the rich bar drawn on a real pseudo-terminal, and when it is used."""
+
+from __future__ import annotations
+
+import io
+import os
+import re
+import select
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import TextIO
+
+import pytest
+
+from provisioner.progress import NullObserver, ProgressObserver, RunObserver, make_observer
+from provisioner.report import Outcome, Result
+
+_ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")
+
+
+@dataclass
+class Tty:
+    master: int
+    stream: TextIO
+
+    def read_until(self, *needles: str) -> str:
+        """Read what was drawn until the last line drawn holds every needle (or 5 s pass)."""
+        raw = b""
+        while not all(n in _last_line(raw) for n in needles):
+            ready, _, _ = select.select([self.master], [], [], 5)
+            if not ready:
+                break
+            raw += os.read(self.master, 65536)
+        return _last_line(raw)
+
+
+def _last_line(raw: bytes) -> str:
+    text = _ANSI.sub("", raw.decode("utf-8", errors="replace"))
+    lines = [line for line in re.split(r"[\r\n]+", text) if line.strip()]
+    return lines[-1] if lines else ""
+
+
+@pytest.fixture
+def tty(monkeypatch: pytest.MonkeyPatch) -> Iterator[Tty]:
+    for var in ("FORCE_COLOR", "TTY_COMPATIBLE", "TTY_INTERACTIVE", "NO_COLOR"):
+        monkeypatch.delenv(var, raising=False)
+    monkeypatch.setenv("TERM", "xterm-256color")
+    monkeypatch.setenv("COLUMNS", "120")
+    master, slave = os.openpty()
+    stream = os.fdopen(slave, "w", encoding="utf-8")
+    try:
+        yield Tty(master=master, stream=stream)
+    finally:
+        stream.close()
+        os.close(master)
+
+
+def _result(status: Outcome) -> Result:
+    return Result(name=f"db-{status.value}", sandbox="prod", status=status)
+
+
+def test_progress_bar_shows_done_total_counts_and_rate(tty: Tty) -> None:
+    observer: RunObserver = make_observer(True, stream=tty.stream)
+    assert isinstance(observer, ProgressObserver)
+    try:
+        observer.start(5)
+        observer.rate_changed(7.5)
+        for status in (Outcome.CREATED, Outcome.EXISTING, Outcome.FAILED):
+            observer.entry_finished(_result(status))
+    finally:
+        observer.close()
+    line = tty.read_until("3/5", "7.5 req/s")
+    assert "apply" in line
+    assert "3/5" in line
+    assert "created 1" in line
+    assert "existing 1" in line
+    assert "failed 1" in line
+    assert "7.5 req/s" in line
+    assert "ETA" in line
+    assert "updated" not in line
+    assert "skipped" not in line
+
+
+def test_progress_bar_shows_updated_and_skipped_once_there_are_some(tty: Tty) -> None:
+    observer = ProgressObserver(stream=tty.stream, description="plan")
+    try:
+        observer.start(2)
+        observer.entry_finished(_result(Outcome.UPDATED))
+        observer.entry_finished(_result(Outcome.SKIPPED))
+    finally:
+        observer.close()
+    line = tty.read_until("2/2")
+    assert line.startswith("plan")
+    assert "created 0 existing 0 failed 0 updated 1 skipped 1" in line
+    assert "- req/s" in line
+
+
+def test_what_happened_before_start_is_shown(tty: Tty) -> None:
+    observer = ProgressObserver(stream=tty.stream)
+    observer.rate_changed(2.0)
+    observer.entry_finished(_result(Outcome.CREATED))
+    try:
+        observer.start(4)
+    finally:
+        observer.close()
+    line = tty.read_until("0/4", "2.0 req/s")
+    assert "created 1" in line
+
+
+def test_close_is_idempotent_and_start_after_close_draws_nothing() -> None:
+    out = io.StringIO()
+    observer = ProgressObserver(stream=out)
+    observer.close()
+    observer.start(3)
+    observer.entry_finished(_result(Outcome.CREATED))
+    observer.close()
+    assert out.getvalue() == ""
+
+
+def test_progress_on_a_plain_stream_prints_the_final_state_once() -> None:
+    out = io.StringIO()
+    observer = ProgressObserver(stream=out)
+    observer.start(2)
+    observer.start(9)  # a second start is ignored
+    observer.entry_finished(_result(Outcome.CREATED))
+    observer.close()
+    observer.close()
+    text = out.getvalue()
+    assert "\x1b" not in text
+    assert text.count("1/2") == 1
+    assert "/9" not in text
+
+
+def test_make_observer_is_null_for_a_stream_that_is_not_a_terminal() -> None:
+    assert isinstance(make_observer(True, stream=io.StringIO()), NullObserver)
+
+
+def test_make_observer_is_null_when_disabled(tty: Tty) -> None:
+    assert isinstance(make_observer(False, stream=tty.stream), NullObserver)
+
+
+def test_null_observer_accepts_every_call() -> None:
+    observer: RunObserver = NullObserver()
+    observer.start(1)
+    observer.rate_changed(1.0)
+    observer.entry_finished(_result(Outcome.FAILED))
+    observer.close()
