@@ -1,0 +1,113 @@
+"""Credentials -> request headers; the IMS token cache with single-flight refresh.
+
+The cache knows nothing of HTTP: it is handed a ``fetch`` coroutine (``client.py`` makes one
+that posts the client-credentials form to IMS), so that it can be tested with a fake.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Final, Protocol
+
+import structlog
+
+from provisioner.secrets import Secret
+from provisioner.settings import Credentials
+
+__all__ = [
+    "FetchToken",
+    "ImsTokenCache",
+    "StaticToken",
+    "TokenGrant",
+    "TokenProvider",
+    "request_headers",
+]
+
+log = structlog.get_logger(__name__)
+
+_MAX_MARGIN: Final = 300.0  # refresh at most this many seconds before expiry...
+_MARGIN_SHARE: Final = 0.1  # ...or this share of the lifetime, whichever is shorter
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class TokenGrant:
+    token: Secret
+    expires_in: float  # seconds
+
+
+FetchToken = Callable[[], Awaitable[TokenGrant]]
+
+
+class TokenProvider(Protocol):
+    async def token(self) -> Secret: ...
+
+    def invalidate(self, token: Secret) -> None: ...
+
+
+class StaticToken:
+    """``AEP_ACCESS_TOKEN`` as is: never refreshed."""
+
+    def __init__(self, token: Secret) -> None:
+        self._token = token
+
+    async def token(self) -> Secret:
+        return self._token
+
+    def invalidate(self, token: Secret) -> None:
+        """A ready token cannot be refreshed; the next 401 fails the request."""
+
+
+class ImsTokenCache:
+    """Caches the IMS token and refreshes it before it runs out.
+
+    However many requests wait, one refresh is in flight at a time (single flight): the
+    first caller fetches under a lock, the others find the fresh token when they get it.
+    """
+
+    def __init__(self, fetch: FetchToken, *, clock: Callable[[], float] = time.monotonic) -> None:
+        self._fetch = fetch
+        self._clock = clock
+        self._lock = asyncio.Lock()
+        self._token: Secret | None = None
+        self._refresh_at = 0.0
+        self.fetches = 0
+
+    def _current(self) -> Secret | None:
+        if self._token is not None and self._clock() < self._refresh_at:
+            return self._token
+        return None
+
+    async def token(self) -> Secret:
+        current = self._current()
+        if current is not None:
+            return current
+        async with self._lock:
+            current = self._current()
+            if current is not None:
+                return current
+            grant = await self._fetch()
+            self.fetches += 1
+            margin = min(_MAX_MARGIN, grant.expires_in * _MARGIN_SHARE)
+            self._token = grant.token
+            self._refresh_at = self._clock() + grant.expires_in - margin
+            log.debug("token_issued", expires_in=grant.expires_in)
+            return grant.token
+
+    def invalidate(self, token: Secret) -> None:
+        """Forget ``token`` (after a 401), unless a newer one already replaced it."""
+        if self._token is not None and self._token == token:
+            self._token = None
+
+
+def request_headers(credentials: Credentials, token: Secret, sandbox: str) -> dict[str, str]:
+    """The headers every Flow Service call carries."""
+    return {
+        "Authorization": f"Bearer {token.reveal()}",
+        "x-api-key": credentials.client_id,
+        "x-gw-ims-org-id": credentials.org_id,
+        "x-sandbox-name": sandbox,
+        "Accept": "application/json",
+    }

@@ -1,0 +1,223 @@
+"""Pure retry policy: delay schedule, Retry-After parsing, the shared rate controller and the
+run-wide retry budget. Clock, sleep and RNG are injected; nothing here touches the network.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+import time
+from collections import deque
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from email.utils import parsedate_to_datetime
+from typing import Final, Protocol, TypeVar
+
+import structlog
+
+from provisioner.errors import ProvisionError, RetryableError
+from provisioner.settings import Backoff
+
+__all__ = [
+    "Clock",
+    "RateController",
+    "Retrier",
+    "RetryBudget",
+    "Sleep",
+    "backoff_delay",
+    "is_retryable",
+    "parse_retry_after",
+    "retry_delay",
+]
+
+log = structlog.get_logger(__name__)
+
+T = TypeVar("T")
+Clock = Callable[[], float]
+Sleep = Callable[[float], Awaitable[None]]
+
+_DECREASE: Final = 0.85  # multiplicative decrease on a throttled answer
+_MIN_RATE: Final = 0.5  # requests/s; the controller never goes below this
+
+
+class Rng(Protocol):
+    def uniform(self, a: float, b: float, /) -> float: ...
+
+
+def backoff_delay(attempt: int, policy: Backoff, rng: Rng) -> float:
+    """Full-jitter exponential delay before attempt ``attempt + 1`` (``attempt`` counts from 1)."""
+    ceiling = min(policy.cap, policy.base * (2 ** max(0, attempt - 1)))
+    return rng.uniform(0.0, ceiling)
+
+
+def parse_retry_after(value: str | None, *, now: datetime | None = None) -> float | None:
+    """Seconds to wait from a ``Retry-After`` header (delta-seconds or HTTP-date), or None."""
+    if value is None:
+        return None
+    text = value.strip()
+    if not text:
+        return None
+    try:
+        return max(0.0, float(text))
+    except ValueError:
+        pass
+    try:
+        when = parsedate_to_datetime(text)
+    except (TypeError, ValueError, IndexError):
+        return None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=UTC)
+    return max(0.0, (when - (now or datetime.now(UTC))).total_seconds())
+
+
+def retry_delay(error: RetryableError, attempt: int, policy: Backoff, rng: Rng) -> float:
+    """The wait before the next attempt: the server's Retry-After (capped) or full jitter."""
+    if error.retry_after is not None:
+        return min(error.retry_after, policy.retry_after_cap)
+    return backoff_delay(attempt, policy, rng)
+
+
+def is_retryable(error: ProvisionError) -> bool:
+    return isinstance(error, RetryableError)
+
+
+@dataclass(slots=True)
+class RetryBudget:
+    """Run-wide retry token bucket, in the manner of the AWS SDK "standard" retry mode.
+
+    A retry costs ``retry_cost`` (``timeout_cost`` for timeouts and dropped connections);
+    a first-attempt success puts one token back, a successful retry puts its cost back.
+    Throttled answers cost nothing here: the rate controller already slows down for them.
+    When the bucket cannot pay, retries stop run-wide instead of multiplying an outage.
+    """
+
+    capacity: float = 500.0
+    retry_cost: float = 5.0
+    timeout_cost: float = 10.0
+    tokens: float = -1.0
+
+    def __post_init__(self) -> None:
+        if self.tokens < 0:
+            self.tokens = self.capacity
+
+    def cost(self, error: RetryableError) -> float:
+        if error.throttled:
+            return 0.0
+        return self.timeout_cost if error.status is None else self.retry_cost
+
+    def try_spend(self, error: RetryableError) -> float | None:
+        """Pay for one retry; the amount paid, or None when the budget is exhausted."""
+        price = self.cost(error)
+        if price > self.tokens:
+            return None
+        self.tokens -= price
+        return price
+
+    def refund(self, paid: float) -> None:
+        self.tokens = min(self.capacity, self.tokens + (paid if paid > 0 else 1.0))
+
+
+class RateController:
+    """The one pace for every request of the run: AIMD on the start rate, plus a shared pause.
+
+    Each request ``await acquire()`` before it starts; starts are spaced ``1/rate`` apart.
+    A throttled answer (429/503) lowers the rate for every worker (multiplicatively, at most
+    once per cooldown; straight to the measured goodput when far above it); clean successes
+    raise it additively, about ``increase`` requests/s per second, up to ``max_rate``. A
+    ``Retry-After`` pauses every worker, not only the one that got it.
+    """
+
+    def __init__(
+        self,
+        max_rate: float,
+        *,
+        clock: Clock = time.monotonic,
+        sleep: Sleep = asyncio.sleep,
+        increase: float | None = None,
+    ) -> None:
+        self.max_rate = max_rate
+        self.rate = max_rate
+        self._clock = clock
+        self._sleep = sleep
+        self._increase = increase if increase is not None else max(1.0, max_rate / 50)
+        self._lock = asyncio.Lock()
+        self._last_start = float("-inf")
+        self._paused_until = float("-inf")
+        self._cooldown_until = float("-inf")
+        self._successes: deque[float] = deque()
+        self.throttles = 0
+
+    async def acquire(self) -> None:
+        """Wait for this request's start slot."""
+        async with self._lock:
+            while True:
+                now = self._clock()
+                start = max(self._last_start + 1.0 / self.rate, self._paused_until)
+                if start <= now:
+                    self._last_start = now
+                    return
+                await self._sleep(start - now)
+
+    def goodput(self) -> float:
+        """Successes in the last second."""
+        now = self._clock()
+        while self._successes and self._successes[0] < now - 1.0:
+            self._successes.popleft()
+        return float(len(self._successes))
+
+    def on_success(self) -> None:
+        now = self._clock()
+        self._successes.append(now)
+        if now >= self._cooldown_until and self.rate < self.max_rate:
+            self.rate = min(self.max_rate, self.rate + self._increase / max(self.rate, 1.0))
+
+    def on_throttle(self, retry_after: float | None) -> bool:
+        """Slow down after a 429/503; True when the rate was lowered now."""
+        now = self._clock()
+        self.throttles += 1
+        if retry_after is not None:
+            self._paused_until = max(self._paused_until, now + retry_after)
+        if now < self._cooldown_until:
+            return False
+        observed = self.goodput()
+        if observed >= _MIN_RATE and self.rate > 1.5 * observed:
+            self.rate = observed
+        self.rate = max(_MIN_RATE, self.rate * _DECREASE)
+        self._cooldown_until = now + max(0.25, 2.0 / self.rate)
+        return True
+
+
+class Retrier:
+    """Retries an idempotent call (a listing page, a GET) on RetryableError, with backoff."""
+
+    def __init__(
+        self,
+        policy: Backoff,
+        *,
+        sleep: Sleep = asyncio.sleep,
+        rng: Rng | None = None,
+    ) -> None:
+        self._policy = policy
+        self._sleep = sleep
+        self._rng: Rng = rng or random.Random()
+
+    async def call(self, op: Callable[[], Awaitable[T]], *, kind: str) -> T:
+        attempt = 0
+        while True:
+            attempt += 1
+            try:
+                return await op()
+            except RetryableError as exc:
+                if attempt >= self._policy.max_attempts:
+                    raise
+                delay = retry_delay(exc, attempt, self._policy, self._rng)
+                log.info(
+                    "retry_scheduled",
+                    kind=kind,
+                    attempt=attempt,
+                    reason=exc.code or exc.message,
+                    http_status=exc.status,
+                    delay_s=round(delay, 3),
+                )
+                await self._sleep(delay)

@@ -1,0 +1,78 @@
+"""What already exists: one listing per sandbox of its Oracle connections, matched by exact name.
+
+The server's ``property=name==…`` filter treats a comma as OR and cannot be trusted with odd
+names, so the listing filters on the connection spec only and names are matched here, exactly.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from enum import StrEnum
+
+from provisioner.client import Connection, FlowClient
+from provisioner.settings import ORACLE_SPEC_ID
+
+__all__ = ["Action", "Decision", "Inventory", "decide", "list_inventory", "lookup_name"]
+
+SPEC_FILTER = f"connectionSpec.id=={ORACLE_SPEC_ID}"
+
+
+class Action(StrEnum):
+    CREATE = "create"
+    EXISTS = "exists"
+    AMBIGUOUS = "ambiguous"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Decision:
+    action: Action
+    ids: tuple[str, ...] = ()
+
+    @property
+    def connection_id(self) -> str | None:
+        return self.ids[0] if self.action is Action.EXISTS else None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Inventory:
+    """Connections of the Oracle spec by sandbox, then by exact name."""
+
+    by_sandbox: Mapping[str, Mapping[str, tuple[Connection, ...]]]
+    pages: int
+
+    def named(self, sandbox: str, name: str) -> tuple[Connection, ...]:
+        return self.by_sandbox.get(sandbox, {}).get(name, ())
+
+
+def _index(connections: Iterable[Connection]) -> dict[str, tuple[Connection, ...]]:
+    index: dict[str, list[Connection]] = {}
+    for conn in connections:
+        index.setdefault(conn.name, []).append(conn)
+    return {name: tuple(conns) for name, conns in index.items()}
+
+
+async def list_inventory(client: FlowClient, sandboxes: Iterable[str]) -> Inventory:
+    """One paginated listing per sandbox."""
+    before = client.requests.get("list", 0)
+    by_sandbox = {}
+    for sandbox in sorted(set(sandboxes)):
+        found = await client.list_connections(sandbox=sandbox, filters=[SPEC_FILTER])
+        by_sandbox[sandbox] = _index(found)
+    return Inventory(by_sandbox=by_sandbox, pages=client.requests.get("list", 0) - before)
+
+
+async def lookup_name(client: FlowClient, *, sandbox: str, name: str) -> tuple[Connection, ...]:
+    """Connections named exactly ``name`` (after a create whose outcome is unknown)."""
+    filters = [SPEC_FILTER]
+    if "," not in name:  # a comma would turn the filter into an OR list
+        filters.append(f"name=={name}")
+    found = await client.list_connections(sandbox=sandbox, filters=filters)
+    return tuple(c for c in found if c.name == name)
+
+
+def decide(found: tuple[Connection, ...]) -> Decision:
+    if not found:
+        return Decision(action=Action.CREATE)
+    ids = tuple(sorted(c.id for c in found))
+    return Decision(action=Action.EXISTS if len(ids) == 1 else Action.AMBIGUOUS, ids=ids)

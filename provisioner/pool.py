@@ -1,0 +1,251 @@
+"""Worker pool: N workers drain a queue under one TaskGroup; retries with backoff; per-entry
+deadline; graceful stop. Expected per-entry failures become Results; bugs propagate.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Protocol
+
+import structlog
+from structlog.contextvars import bound_contextvars
+
+from provisioner.backoff import RetryBudget, Sleep, retry_delay
+from provisioner.errors import PermanentError, ProvisionError, RetryableError
+from provisioner.manifest import DatabaseSpec
+from provisioner.report import Outcome, Result
+from provisioner.settings import Backoff
+
+__all__ = ["Job", "Pool", "PoolConfig", "Provisioned", "Provisioner"]
+
+log = structlog.get_logger(__name__)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Job:
+    """One manifest entry with its resolved sandbox."""
+
+    spec: DatabaseSpec
+    sandbox: str
+
+    @property
+    def name(self) -> str:
+        return self.spec.name
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Provisioned:
+    status: Outcome
+    connection_id: str | None
+    http_status: int | None = None
+
+
+class Provisioner(Protocol):
+    """What the pool drives: one attempt at one job."""
+
+    async def provision(self, job: Job, attempt: int) -> Provisioned: ...
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class PoolConfig:
+    concurrency: int
+    backoff: Backoff = field(default_factory=Backoff)
+    entry_deadline: float = 600.0
+    grace: float = 15.0
+
+
+@dataclass(slots=True)
+class _Attempts:
+    count: int = 0
+    paid: float = 0.0
+    last: ProvisionError | None = None
+
+
+def _failed(job: Job, tries: _Attempts, elapsed_ms: int, message: str) -> Result:
+    last = tries.last
+    return Result(
+        name=job.name,
+        sandbox=job.sandbox,
+        status=Outcome.FAILED,
+        attempts=tries.count,
+        http_status=last.status if last else None,
+        error=message,
+        error_code=last.code if last else None,
+        duration_ms=elapsed_ms,
+    )
+
+
+class Pool:
+    """Runs jobs through a Provisioner with at most ``concurrency`` in flight."""
+
+    def __init__(
+        self,
+        provisioner: Provisioner,
+        config: PoolConfig,
+        *,
+        on_result: Callable[[Result], None],
+        budget: RetryBudget | None = None,
+        sleep: Sleep = asyncio.sleep,
+        rng: random.Random | None = None,
+        rate_of: Callable[[], float] = lambda: 0.0,
+    ) -> None:
+        self._provisioner = provisioner
+        self._config = config
+        self._on_result = on_result
+        self._budget = budget or RetryBudget()
+        self._sleep = sleep
+        self._rng = rng or random.Random()
+        self._rate_of = rate_of
+        self._stopping = False
+        self._wake = asyncio.Event()
+        self._idle = asyncio.Event()
+        self._active = 0
+        self._done: set[str] = set()
+
+    @property
+    def stopping(self) -> bool:
+        return self._stopping
+
+    def stop(self) -> None:
+        """Start no new entry; in-flight ones get ``grace`` seconds, then are cancelled."""
+        if not self._stopping:
+            log.warning("stop_requested", grace_s=self._config.grace)
+        self._stopping = True
+        self._wake.set()
+
+    async def run(self, jobs: Sequence[Job]) -> None:
+        queue: asyncio.Queue[Job] = asyncio.Queue()
+        for job in jobs:
+            queue.put_nowait(job)
+        self._active = min(self._config.concurrency, len(jobs))
+        if self._active:
+            async with asyncio.TaskGroup() as tg:
+                workers = [tg.create_task(self._worker(queue)) for _ in range(self._active)]
+                tg.create_task(self._guard(workers))
+        for job in jobs:
+            if job.name not in self._done:
+                self._emit(Result(name=job.name, sandbox=job.sandbox, status=Outcome.SKIPPED))
+
+    async def _guard(self, workers: list[asyncio.Task[None]]) -> None:
+        """After a stop, give in-flight entries ``grace`` seconds, then cancel them."""
+        await self._wake.wait()
+        if self._idle.is_set():
+            return
+        try:
+            async with asyncio.timeout(self._config.grace):
+                await self._idle.wait()
+        except TimeoutError:
+            log.warning("grace_expired", cancelled=sum(not w.done() for w in workers))
+            for worker in workers:
+                worker.cancel()
+
+    async def _worker(self, queue: asyncio.Queue[Job]) -> None:
+        try:
+            while not self._stopping:
+                try:
+                    job = queue.get_nowait()
+                except asyncio.QueueEmpty:
+                    return
+                await self._run_one(job)
+        finally:
+            self._active -= 1
+            if self._active == 0:
+                self._idle.set()
+                self._wake.set()
+
+    def _emit(self, result: Result) -> None:
+        self._done.add(result.name)
+        self._on_result(result)
+
+    async def _run_one(self, job: Job) -> None:
+        started = time.monotonic()
+        tries = _Attempts()
+        with bound_contextvars(entry=job.name, sandbox=job.sandbox):
+            try:
+                result = await self._attempt_until_done(job, tries, started)
+            except asyncio.CancelledError:
+                self._emit(self._skipped(job, tries, started))
+                raise
+            self._emit(result)
+
+    def _skipped(self, job: Job, tries: _Attempts, started: float) -> Result:
+        return Result(
+            name=job.name,
+            sandbox=job.sandbox,
+            status=Outcome.SKIPPED,
+            attempts=tries.count,
+            error="interrupted",
+            duration_ms=_ms_since(started),
+        )
+
+    async def _attempt_until_done(self, job: Job, tries: _Attempts, started: float) -> Result:
+        deadline = self._config.entry_deadline
+        try:
+            async with asyncio.timeout(deadline):
+                return await self._attempts(job, tries, started)
+        except TimeoutError:
+            message = f"deadline of {deadline:g}s passed after {tries.count} attempt(s)"
+            if tries.last is not None:
+                message += f"; last error: {tries.last.message}"
+            return _failed(job, tries, _ms_since(started), message)
+
+    async def _attempts(self, job: Job, tries: _Attempts, started: float) -> Result:
+        while True:
+            tries.count += 1
+            try:
+                done = await self._provisioner.provision(job, tries.count)
+            except PermanentError as exc:
+                tries.last = exc
+                return _failed(job, tries, _ms_since(started), exc.message)
+            except RetryableError as exc:
+                tries.last = exc
+                refusal = self._refuse_retry(exc, tries)
+                if refusal is not None:
+                    return _failed(job, tries, _ms_since(started), refusal)
+                await self._wait_before_retry(exc, tries.count)
+                if self._stopping:
+                    return self._skipped(job, tries, started)
+                continue
+            self._budget.refund(tries.paid)
+            return Result(
+                name=job.name,
+                sandbox=job.sandbox,
+                status=done.status,
+                connection_id=done.connection_id,
+                attempts=tries.count,
+                http_status=done.http_status,
+                duration_ms=_ms_since(started),
+            )
+
+    def _refuse_retry(self, exc: RetryableError, tries: _Attempts) -> str | None:
+        """Why no further attempt is made, or None to retry."""
+        if tries.count >= self._config.backoff.max_attempts:
+            return f"gave up after {tries.count} attempts: {exc.message}"
+        if self._stopping:
+            return f"stopped after {tries.count} attempt(s): {exc.message}"
+        paid = self._budget.try_spend(exc)
+        if paid is None:
+            log.warning("retry_budget_exhausted", attempt=tries.count)
+            return f"retry budget exhausted (too many failures run-wide): {exc.message}"
+        tries.paid += paid
+        return None
+
+    async def _wait_before_retry(self, exc: RetryableError, attempt: int) -> None:
+        delay = retry_delay(exc, attempt, self._config.backoff, self._rng)
+        log.info(
+            "retry_scheduled",
+            attempt=attempt,
+            reason=exc.code or (f"HTTP {exc.status}" if exc.status else exc.message),
+            http_status=exc.status,
+            delay_s=round(delay, 3),
+            rate=round(self._rate_of(), 2),
+        )
+        await self._sleep(delay)
+
+
+def _ms_since(started: float) -> int:
+    return int((time.monotonic() - started) * 1000)

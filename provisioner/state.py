@@ -1,0 +1,220 @@
+"""SQLite state per target: what this tool created, fingerprints, last outcomes; the run lock.
+
+Rows are written as each entry finishes (WAL mode; a ``kill -9`` loses at most the entry in
+flight, which the next run finds through the API). No row holds a secret: the fingerprint is
+an HMAC-SHA256 under a random key kept in this database, so it shows that an entry changed
+without revealing what it holds.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import hashlib
+import hmac
+import json
+import os
+import secrets
+import sqlite3
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from types import TracebackType
+from typing import Final, Self
+
+from provisioner.errors import ConfigError, LockedError
+from provisioner.manifest import DatabaseSpec
+from provisioner.report import Outcome, Result
+
+__all__ = ["RunLock", "StateEntry", "StateStore"]
+
+_SCHEMA: Final = """
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value BLOB NOT NULL);
+CREATE TABLE IF NOT EXISTS entries (
+    target        TEXT NOT NULL,
+    name          TEXT NOT NULL,
+    connection_id TEXT,
+    outcome       TEXT NOT NULL,
+    attempts      INTEGER NOT NULL DEFAULT 0,
+    http_status   INTEGER,
+    last_error    TEXT,
+    fingerprint   TEXT,
+    created_by_us INTEGER NOT NULL DEFAULT 0,
+    run_id        TEXT,
+    first_seen    TEXT NOT NULL,
+    updated_at    TEXT NOT NULL,
+    PRIMARY KEY (target, name)
+);
+"""
+
+_UPSERT: Final = """
+INSERT INTO entries (target, name, connection_id, outcome, attempts, http_status, last_error,
+                     fingerprint, created_by_us, run_id, first_seen, updated_at)
+VALUES (:target, :name, :connection_id, :outcome, :attempts, :http_status, :last_error,
+        :fingerprint, :created_by_us, :run_id, :now, :now)
+ON CONFLICT (target, name) DO UPDATE SET
+    connection_id = COALESCE(excluded.connection_id, entries.connection_id),
+    outcome       = excluded.outcome,
+    attempts      = excluded.attempts,
+    http_status   = excluded.http_status,
+    last_error    = excluded.last_error,
+    fingerprint   = COALESCE(excluded.fingerprint, entries.fingerprint),
+    created_by_us = MAX(entries.created_by_us, excluded.created_by_us),
+    run_id        = excluded.run_id,
+    updated_at    = excluded.updated_at
+"""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class StateEntry:
+    name: str
+    connection_id: str | None
+    outcome: Outcome
+    attempts: int
+    last_error: str | None
+    fingerprint: str | None
+    created_by_us: bool
+
+
+def _now() -> str:
+    return datetime.now(UTC).isoformat(timespec="milliseconds")
+
+
+class StateStore:
+    """The state database. Open with ``StateStore.open(path)`` and use as a context manager."""
+
+    def __init__(self, conn: sqlite3.Connection, path: Path) -> None:
+        self._conn = conn
+        self.path = path
+        self._key = self._fingerprint_key()
+
+    @classmethod
+    def open(cls, path: Path) -> StateStore:
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            conn = sqlite3.connect(path, isolation_level=None)
+            conn.execute("PRAGMA journal_mode=WAL")
+            conn.execute("PRAGMA synchronous=NORMAL")
+            conn.execute("PRAGMA busy_timeout=5000")
+            conn.executescript(_SCHEMA)
+        except (OSError, sqlite3.Error) as exc:
+            raise ConfigError(f"{path}: cannot open the state database: {exc}") from exc
+        return cls(conn, path)
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    def close(self) -> None:
+        self._conn.close()
+
+    def _fingerprint_key(self) -> bytes:
+        row = self._conn.execute("SELECT value FROM meta WHERE key = 'fingerprint_key'").fetchone()
+        if row is not None:
+            return bytes(row[0])
+        key = secrets.token_bytes(32)
+        self._conn.execute(
+            "INSERT OR IGNORE INTO meta (key, value) VALUES ('fingerprint_key', ?)", (key,)
+        )
+        row = self._conn.execute("SELECT value FROM meta WHERE key = 'fingerprint_key'").fetchone()
+        return bytes(row[0])
+
+    def fingerprint(self, spec: DatabaseSpec) -> str:
+        """HMAC of everything that goes into the connection; no secret can be read back."""
+        fields = [
+            spec.host,
+            spec.port,
+            spec.sid,
+            spec.service_name,
+            spec.user,
+            spec.password.reveal(),
+            spec.description,
+        ]
+        message = json.dumps(fields, ensure_ascii=False).encode()
+        return hmac.new(self._key, message, hashlib.sha256).hexdigest()
+
+    def entries(self, target: str) -> dict[str, StateEntry]:
+        rows = self._conn.execute(
+            "SELECT name, connection_id, outcome, attempts, last_error, fingerprint, created_by_us"
+            " FROM entries WHERE target = ?",
+            (target,),
+        )
+        return {
+            row[0]: StateEntry(
+                name=row[0],
+                connection_id=row[1],
+                outcome=Outcome(row[2]),
+                attempts=row[3],
+                last_error=row[4],
+                fingerprint=row[5],
+                created_by_us=bool(row[6]),
+            )
+            for row in rows
+        }
+
+    def record(
+        self, target: str, result: Result, *, run_id: str, fingerprint: str | None = None
+    ) -> None:
+        """Write one entry's outcome now (one small transaction)."""
+        self._conn.execute(
+            _UPSERT,
+            {
+                "target": target,
+                "name": result.name,
+                "connection_id": result.connection_id,
+                "outcome": result.status.value,
+                "attempts": result.attempts,
+                "http_status": result.http_status,
+                "last_error": result.error,
+                "fingerprint": fingerprint,
+                "created_by_us": int(result.status is Outcome.CREATED),
+                "run_id": run_id,
+                "now": _now(),
+            },
+        )
+
+
+class RunLock:
+    """An exclusive lock beside the state database, holding the owner's pid.
+
+    The kernel drops it when the process dies, so a ``kill -9`` never leaves it stuck.
+    """
+
+    def __init__(self, state_path: Path) -> None:
+        self.path = state_path.with_name(state_path.name + ".lock")
+        self._fd: int | None = None
+
+    def __enter__(self) -> Self:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            holder = os.pread(fd, 32, 0).decode(errors="replace").strip() or "unknown"
+            os.close(fd)
+            raise LockedError(
+                f"{self.path}: another run (pid {holder}) holds the state lock"
+            ) from None
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
+        self._fd = fd
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        if self._fd is not None:
+            with contextlib.suppress(OSError):
+                os.ftruncate(self._fd, 0)
+            os.close(self._fd)
+            self._fd = None

@@ -1,0 +1,30 @@
+"""Small builders shared by tests."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from provisioner.manifest import DatabaseSpec, Manifest
+from provisioner.secrets import Secret
+
+
+def spec(name: str, *, password: str = "pw", **fields: object) -> DatabaseSpec:
+    values: dict[str, object] = {
+        "host": f"{name.replace(' ', '-').encode('ascii', 'ignore').decode() or 'h'}.example.com",
+        "port": 1521,
+        "user": "reader",
+        "sid": "ORCL",
+        "description": f"db {name}",
+    }
+    values.update(fields)
+    return DatabaseSpec(name=name, password=Secret(password), **values)  # type: ignore[arg-type]
+
+
+def manifest(tmp_path: Path, specs: list[DatabaseSpec], *, sandbox: str = "prod") -> Manifest:
+    return Manifest(
+        path=tmp_path / "manifest.yaml", version=1, sandbox=sandbox, databases=tuple(specs)
+    )
+
+
+def many(count: int, prefix: str = "db") -> list[DatabaseSpec]:
+    return [spec(f"{prefix}-{i:04d}") for i in range(count)]

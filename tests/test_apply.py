@@ -1,0 +1,72 @@
+"""apply end to end against the real emulator on a free port."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from helpers import many, manifest, spec
+
+from conftest import EmulatorFactory, make_settings
+from provisioner.apply import ApplyRun, Selection
+from provisioner.emulator.faults import FaultPlan
+from provisioner.report import Outcome
+
+
+async def test_apply_creates_each_entry_once_under_errors_and_rate_limit(
+    start_emulator: EmulatorFactory, tmp_path: Path
+) -> None:
+    plan = FaultPlan(error_rate=0.2, rate_limit=50, seed=7)
+    async with start_emulator(plan) as emu:
+        settings = make_settings(emu, tmp_path, concurrency=16)
+        run = ApplyRun(manifest(tmp_path, many(200)), settings, Selection())
+        report = await run.execute()
+        assert report.summary.created == 200, [r.error for r in report.results if not r.ok][:5]
+        stored = emu.store.connections()
+        names = [c.name for c in stored]
+        assert len(names) == 200
+        assert len(set(names)) == 200
+        assert {r.connection_id for r in report.results} == {c.id for c in stored}
+        assert emu.stats.injected_errors > 0
+
+
+async def test_second_apply_sends_no_create_and_reports_existing(
+    start_emulator: EmulatorFactory, tmp_path: Path
+) -> None:
+    async with start_emulator(FaultPlan()) as emu:
+        settings = make_settings(emu, tmp_path)
+        entries = many(30)
+        first = await ApplyRun(manifest(tmp_path, entries), settings, Selection()).execute()
+        assert first.summary.created == 30
+        emu.stats.clear()
+        second = await ApplyRun(manifest(tmp_path, entries), settings, Selection()).execute()
+        assert second.summary.existing == 30
+        assert {r.connection_id for r in second.results} == {
+            r.connection_id for r in first.results
+        }
+        assert emu.stats.requests.get("create", 0) == 0
+
+
+async def test_non_retryable_rejection_fails_at_once_with_the_api_message(
+    emulator, tmp_path: Path
+) -> None:
+    bad = spec("bad-port", port=1521, sid=None, service_name=None)
+    # build a body the emulator rejects: no Sid/ServiceName is impossible through the manifest,
+    # so send through a spec whose connection string lacks the target
+    object.__setattr__(bad, "sid", "")
+    settings = make_settings(emulator, tmp_path)
+    report = await ApplyRun(manifest(tmp_path, [bad]), settings, Selection()).execute()
+    result = report.results[0]
+    assert result.status is Outcome.FAILED
+    assert result.attempts == 1
+    assert result.http_status == 400
+    assert result.error is not None and "FLOW-" in result.error
+
+
+async def test_report_lists_created_ids_and_state_records_them(
+    emulator, tmp_path: Path
+) -> None:
+    settings = make_settings(emulator, tmp_path)
+    report = await ApplyRun(manifest(tmp_path, many(3)), settings, Selection()).execute()
+    data = json.dumps([r.connection_id for r in report.results])
+    assert all(r.connection_id for r in report.results), data
