@@ -16,7 +16,7 @@ $(STAMP): pyproject.toml
 
 run: $(STAMP)
 	ORACLE_PASSWORD=demo-oracle-pw HR_PASSWORD=demo-hr-pw BILLING_PASSWORD=demo-billing-pw \
-	  $(BIN)/provisioner apply configs/example.yaml --emulator --no-progress
+	  $(BIN)/provisioner apply configs/example.yaml --emulator --no-progress --log-level warning
 
 lint: $(STAMP)
 	$(BIN)/ruff format --check provisioner tests bench

@@ -87,7 +87,7 @@ class ConnectionProvisioner:
             if exc.sent and exc.status != 429:
                 self._uncertain.add(job.name)  # it may have landed: look before sending again
             raise
-        log.info("entry_created", connection_id=created.id, attempt=attempt)
+        log.debug("entry_created", connection_id=created.id, attempt=attempt)
         return Provisioned(
             status=Outcome.CREATED, connection_id=created.id, http_status=created.status
         )
