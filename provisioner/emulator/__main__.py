@@ -1,0 +1,39 @@
+"""``python -m provisioner.emulator [options]``: serve the emulator until Ctrl-C."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sys
+
+import structlog
+
+from provisioner.emulator.options import add_emulator_arguments, plan_from_args, serve_from_args
+from provisioner.errors import ConfigError
+
+__all__ = ["main"]
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Parse options, serve until interrupted; exit code 0, 2 (usage) or 130 (interrupted)."""
+    parser = argparse.ArgumentParser(
+        prog="python -m provisioner.emulator",
+        description="Serve a local Flow Service + IMS emulator.",
+    )
+    add_emulator_arguments(parser)
+    ns = parser.parse_args(argv)
+    try:
+        plan_from_args(ns)
+    except ConfigError as exc:
+        parser.error(str(exc))
+    # This is an entry point of its own (cli.py is not in the way): log to stderr.
+    structlog.configure(logger_factory=structlog.PrintLoggerFactory(sys.stderr))
+    try:
+        asyncio.run(serve_from_args(ns))
+    except KeyboardInterrupt:
+        return 130
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,181 @@
+"""Fault knobs of the emulator: the frozen FaultPlan, a per-org token bucket and seeded dice.
+
+Everything here is pure (no aiohttp): the clock and the RNG seed are injected.
+"""
+
+from __future__ import annotations
+
+import math
+import random
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from enum import StrEnum
+from types import MappingProxyType
+from typing import Final
+
+from provisioner.errors import ConfigError
+
+__all__ = [
+    "DEFAULT_TOKEN_TTL",
+    "FaultDice",
+    "FaultPlan",
+    "RateLimiter",
+    "RequestKind",
+]
+
+DEFAULT_TOKEN_TTL: Final = 86399  # seconds, what IMS answers for server-to-server tokens
+
+
+class RequestKind(StrEnum):
+    """What a request does; the unit of per-kind latency and of the request counters."""
+
+    TOKEN = "token"
+    CREATE = "create"
+    LIST = "list"
+    GET = "get"
+    PATCH = "patch"
+    DELETE = "delete"
+    TEST = "test"
+    SPEC = "spec"
+
+
+def _check_share(name: str, value: float) -> None:
+    if not 0.0 <= value <= 1.0:
+        raise ConfigError(f"emulator: {name}: expected a share between 0 and 1, got {value!r}")
+
+
+def _check_non_negative(name: str, value: float) -> None:
+    if not math.isfinite(value) or value < 0:
+        raise ConfigError(f"emulator: {name}: expected a number >= 0, got {value!r}")
+
+
+def _check_positive(name: str, value: float | None) -> None:
+    if value is not None and (not math.isfinite(value) or value <= 0):
+        raise ConfigError(f"emulator: {name}: expected a number > 0, got {value!r}")
+
+
+def _check_optional_text(name: str, value: str | None) -> None:
+    if value is not None and not value:
+        raise ConfigError(f"emulator: {name}: expected a non-empty string, got {value!r}")
+
+
+def _kind_latency(latency: Mapping[str, float]) -> Mapping[str, float]:
+    out: dict[str, float] = {}
+    for key, value in latency.items():
+        try:
+            kind = RequestKind(key)
+        except ValueError:
+            known = ", ".join(k.value for k in RequestKind)
+            raise ConfigError(
+                f"emulator: latency: unknown request kind {key!r} (known: {known})"
+            ) from None
+        _check_non_negative(f"latency[{key}]", value)
+        out[kind] = float(value)
+    return MappingProxyType(out)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class FaultPlan:
+    """How the emulator misbehaves. The default plan is a well-behaved, lenient service.
+
+    Attributes:
+        latency_ms: delay added to every request (IMS included).
+        latency: per-kind delay in ms (keys: RequestKind values); replaces ``latency_ms``
+            for that kind.
+        rate_limit: Flow requests per second allowed per org (token bucket); None = no limit.
+        rate_burst: bucket size; default ``max(1, rate_limit)`` (one second's worth).
+        retry_after: send ``Retry-After`` on 429.
+        error_rate: share of Flow requests answered 500/503 before anything is done.
+        reset_rate: share of creates committed and then answered by dropping the connection.
+        token_ttl: seconds an IMS token lives (``expires_in``).
+        client_id, client_secret, org: when set, IMS and the gateway accept only these.
+        unreachable_hosts: hosts whose ``/test`` answers false (as do ``*.unreachable``).
+        seed: seeds the dice for error_rate and reset_rate.
+    """
+
+    latency_ms: float = 0.0
+    latency: Mapping[str, float] = field(default_factory=dict)
+    rate_limit: float | None = None
+    rate_burst: float | None = None
+    retry_after: bool = True
+    error_rate: float = 0.0
+    reset_rate: float = 0.0
+    token_ttl: int = DEFAULT_TOKEN_TTL
+    client_id: str | None = None
+    client_secret: str | None = field(default=None, repr=False)  # never in a log line
+    org: str | None = None
+    unreachable_hosts: frozenset[str] = frozenset()
+    seed: int | None = None
+
+    def __post_init__(self) -> None:
+        _check_non_negative("latency_ms", self.latency_ms)
+        object.__setattr__(self, "latency", _kind_latency(self.latency))
+        _check_positive("rate_limit", self.rate_limit)
+        _check_positive("rate_burst", self.rate_burst)
+        if self.rate_burst is not None and self.rate_burst < 1:
+            raise ConfigError(f"emulator: rate_burst: expected >= 1, got {self.rate_burst!r}")
+        _check_share("error_rate", self.error_rate)
+        _check_share("reset_rate", self.reset_rate)
+        if isinstance(self.token_ttl, bool) or self.token_ttl < 1:
+            raise ConfigError(f"emulator: token_ttl: expected seconds >= 1, got {self.token_ttl!r}")
+        _check_optional_text("client_id", self.client_id)
+        _check_optional_text("client_secret", self.client_secret)
+        _check_optional_text("org", self.org)
+        object.__setattr__(self, "unreachable_hosts", frozenset(self.unreachable_hosts))
+
+    def delay_for(self, kind: RequestKind | None) -> float:
+        """Seconds to wait before answering a request of this kind."""
+        ms = self.latency.get(kind, self.latency_ms) if kind is not None else self.latency_ms
+        return ms / 1000.0
+
+    def is_unreachable(self, host: str) -> bool:
+        """Whether ``/test`` of a connection to this host answers false."""
+        lowered = host.lower()
+        return lowered in self.unreachable_hosts or lowered.endswith(".unreachable")
+
+
+@dataclass(slots=True)
+class _Bucket:
+    tokens: float
+    stamp: float
+
+
+class RateLimiter:
+    """One token bucket per key (the org): ``rate`` tokens a second, at most ``burst`` held."""
+
+    def __init__(self, *, rate: float, burst: float, clock: Callable[[], float]) -> None:
+        self._rate = rate
+        self._burst = burst
+        self._clock = clock
+        self._buckets: dict[str, _Bucket] = {}
+
+    def acquire(self, key: str) -> float:
+        """Take a token; return 0.0 when allowed, else the seconds until one is available."""
+        now = self._clock()
+        bucket = self._buckets.get(key)
+        if bucket is None:
+            bucket = self._buckets[key] = _Bucket(tokens=self._burst, stamp=now)
+        elapsed = max(0.0, now - bucket.stamp)
+        bucket.tokens = min(self._burst, bucket.tokens + elapsed * self._rate)
+        bucket.stamp = now
+        if bucket.tokens >= 1.0:
+            bucket.tokens -= 1.0
+            return 0.0
+        return (1.0 - bucket.tokens) / self._rate
+
+
+class FaultDice:
+    """Seeded decisions for injected faults; a zero rate never consumes randomness."""
+
+    def __init__(self, *, seed: int | None) -> None:
+        self._rng = random.Random(seed)
+
+    def server_error(self, rate: float) -> int | None:
+        """500 or 503 with probability ``rate``, else None."""
+        if rate <= 0.0 or self._rng.random() >= rate:
+            return None
+        return self._rng.choice((500, 503))
+
+    def reset(self, rate: float) -> bool:
+        """True with probability ``rate``."""
+        return rate > 0.0 and self._rng.random() < rate
