@@ -32,6 +32,8 @@ from provisioner.report_formats import FORMATS, write_report
 from provisioner.reportio import load_report, write_report_file
 from provisioner.secrets import Secret
 from provisioner.settings import (
+    DEFAULT_BACKOFF_BASE,
+    DEFAULT_BACKOFF_CAP,
     DEFAULT_CONCURRENCY,
     DEFAULT_IMS_URL,
     DEFAULT_MAX_ATTEMPTS,
@@ -69,6 +71,8 @@ def _run_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--max-attempts", type=int, default=DEFAULT_MAX_ATTEMPTS, metavar="N")
     parser.add_argument("--timeout", type=float, default=DEFAULT_TIMEOUT, metavar="S")
     parser.add_argument("--entry-deadline", type=float, default=None, metavar="S")
+    parser.add_argument("--backoff-base", type=float, default=DEFAULT_BACKOFF_BASE, metavar="S")
+    parser.add_argument("--backoff-cap", type=float, default=DEFAULT_BACKOFF_CAP, metavar="S")
     parser.add_argument("--state", type=Path, default=None, metavar="PATH")
     parser.add_argument("--only", action="append", default=[], metavar="NAME")
     parser.add_argument("--retry-failed", action="store_true")
@@ -130,7 +134,9 @@ def _settings(
         default_sandbox=env.get("AEP_SANDBOX", "").strip() or DEFAULT_SANDBOX,
         limits=Limits(concurrency=args.concurrency, rate=args.rate),
         timeouts=timeouts,
-        backoff=Backoff(max_attempts=args.max_attempts),
+        backoff=Backoff(
+            base=args.backoff_base, cap=args.backoff_cap, max_attempts=args.max_attempts
+        ),
         state_path=state,
         report_path=getattr(args, "report", None),
         platform_url=platform_url,

@@ -28,3 +28,22 @@ def manifest(tmp_path: Path, specs: list[DatabaseSpec], *, sandbox: str = "prod"
 
 def many(count: int, prefix: str = "db") -> list[DatabaseSpec]:
     return [spec(f"{prefix}-{i:04d}") for i in range(count)]
+
+
+def write_manifest(path: Path, names: list[str], *, sandbox: str = "prod") -> Path:
+    """A manifest file with one entry per name; the password comes from ${DB_PASSWORD}."""
+    lines = [
+        "version: 1",
+        f"sandbox: {sandbox}",
+        "defaults:",
+        "  port: 1521",
+        "  user: reader",
+        "  password: ${DB_PASSWORD}",
+        '  description: "db {name}"',
+        "databases:",
+    ]
+    for i, name in enumerate(names):
+        quoted = name.replace("\\", "\\\\").replace('"', '\\"')
+        lines += [f'  - name: "{quoted}"', f"    host: host{i}.example.com", f"    sid: S{i}"]
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return path

@@ -41,9 +41,7 @@ async def test_second_apply_sends_no_create_and_reports_existing(
         emu.stats.clear()
         second = await ApplyRun(manifest(tmp_path, entries), settings, Selection()).execute()
         assert second.summary.existing == 30
-        assert {r.connection_id for r in second.results} == {
-            r.connection_id for r in first.results
-        }
+        assert {r.connection_id for r in second.results} == {r.connection_id for r in first.results}
         assert emu.stats.requests.get("create", 0) == 0
 
 
@@ -63,9 +61,7 @@ async def test_non_retryable_rejection_fails_at_once_with_the_api_message(
     assert result.error is not None and "FLOW-" in result.error
 
 
-async def test_report_lists_created_ids_and_state_records_them(
-    emulator, tmp_path: Path
-) -> None:
+async def test_report_lists_created_ids_and_state_records_them(emulator, tmp_path: Path) -> None:
     settings = make_settings(emulator, tmp_path)
     report = await ApplyRun(manifest(tmp_path, many(3)), settings, Selection()).execute()
     data = json.dumps([r.connection_id for r in report.results])
