@@ -1,4 +1,4 @@
-"""The emulator's IMS endpoint, gateway header checks and single-connection endpoints."""
+"""The emulator's IMS endpoint, gateway header checks and connection creation."""
 
 from __future__ import annotations
 
@@ -91,6 +91,13 @@ async def test_token_request_errors_are_oauth_shaped(
     assert reply.status == status
     assert reply.field("error") == error
     assert reply.field("error_description")
+
+
+async def test_token_params_may_come_in_the_query_string(caller: EmulatorCaller) -> None:
+    query = "grant_type=client_credentials&client_id=q&client_secret=s&scope=openid"
+    async with caller.session.post(caller.base_url + "/ims/token/v3?" + query) as response:
+        assert response.status == 200
+        assert (await response.json())["token_type"] == "bearer"
 
 
 async def test_strict_client_credentials_are_enforced() -> None:
@@ -282,123 +289,6 @@ async def test_service_name_is_accepted(emu: RunningEmulator, caller: EmulatorCa
     reply = await create(caller, token, "svc", sid=None, service_name="ORCLPDB1")
     assert reply.status == 201
     assert emu.store.connections()[0].auth.service_name == "ORCLPDB1"
-
-
-# --- get / patch / delete / test / spec -----------------------------------------------------------
-
-
-async def test_get_returns_items_wrapper_with_masked_secret(caller: EmulatorCaller) -> None:
-    token = await caller.access_token()
-    created = await create(caller, token, "hr", password="canary-pw-123")
-    reply = await caller.flow("GET", f"{CONNECTIONS}/{created.field('id')}", token=token)
-    assert reply.status == 200
-    (item,) = js(reply)["items"]
-    assert item["name"] == "hr"
-    assert item["etag"] == item["version"] == created.field("etag")
-    assert item["connectionSpec"] == {"id": ORACLE_SPEC_ID, "version": "1.0"}
-    assert item["state"] == "enabled"
-    assert item["auth"] == {
-        "specName": "ConnectionString",
-        "params": {"connectionString": "********"},
-    }
-    assert item["createdClient"] == caller.client_id
-    assert (item["imsOrgId"], item["sandboxName"]) == (caller.org, "prod")
-    assert "canary-pw-123" not in str(reply.body)
-
-
-async def test_get_absent_or_in_other_sandbox_is_404(caller: EmulatorCaller) -> None:
-    token = await caller.access_token()
-    created = await create(caller, token, "hr")
-    path = f"{CONNECTIONS}/{created.field('id')}"
-    other = await caller.flow("GET", path, token=token, headers={"x-sandbox-name": "dev"})
-    assert (other.status, flow_code(other)) == (404, "FLOW-1101-404")
-    absent = await caller.flow("GET", f"{CONNECTIONS}/nope", token=token)
-    assert absent.status == 404
-
-
-async def test_patch_needs_if_match_and_rejects_stale_etags(
-    emu: RunningEmulator, caller: EmulatorCaller
-) -> None:
-    token = await caller.access_token()
-    created = await create(caller, token, "old")
-    path = f"{CONNECTIONS}/{created.field('id')}/"
-    ops = [{"op": "replace", "path": "/name", "value": "new"}]
-    missing = await caller.flow("PATCH", path, token=token, json=ops)
-    assert (missing.status, flow_code(missing)) == (400, "FLOW-1403-400")
-    etag = str(created.field("etag"))
-    ok = await caller.flow("PATCH", path, token=token, json=ops, headers={"If-Match": etag})
-    assert ok.status == 200
-    assert ok.field("id") == created.field("id")
-    assert ok.field("etag") != etag
-    stale = await caller.flow("PATCH", path, token=token, json=ops, headers={"If-Match": etag})
-    assert (stale.status, flow_code(stale)) == (412, "FLOW-1404-412")
-    assert emu.store.connections()[0].name == "new"
-
-
-async def test_patch_rotates_credentials_and_validates_ops(
-    emu: RunningEmulator, caller: EmulatorCaller
-) -> None:
-    token = await caller.access_token()
-    created = await create(caller, token, "rot", password="one")
-    path = f"{CONNECTIONS}/{created.field('id')}"
-    before = emu.store.connections()[0].auth.fingerprint
-    new_params = oracle_body("rot", password="two")["auth"]
-    assert isinstance(new_params, dict)
-    ops = [
-        {"op": "replace", "path": "/auth/params", "value": new_params["params"]},
-        {"op": "add", "path": "/description", "value": "rotated"},
-    ]
-    etag = str(created.field("etag")).strip('"')
-    reply = await caller.flow("PATCH", path, token=token, json=ops, headers={"If-Match": etag})
-    assert reply.status == 200
-    row = emu.store.connections()[0]
-    assert row.auth.fingerprint != before
-    assert row.description == "rotated"
-    bad = [{"op": "REPLACE", "path": "/name", "value": "x"}]
-    headers = {"If-Match": str(reply.field("etag"))}
-    invalid = await caller.flow("PATCH", path, token=token, json=bad, headers=headers)
-    assert (invalid.status, flow_code(invalid)) == (400, "FLOW-1455-400")
-
-
-async def test_delete_refuses_in_use_then_deletes(
-    emu: RunningEmulator, caller: EmulatorCaller
-) -> None:
-    token = await caller.access_token()
-    created = await create(caller, token, "gone")
-    connection_id = str(created.field("id"))
-    assert emu.state.mark_in_use(connection_id)
-    refused = await caller.flow("DELETE", f"{CONNECTIONS}/{connection_id}/", token=token)
-    assert (refused.status, flow_code(refused)) == (400, "FLOW-1418-400")
-    emu.state.mark_in_use(connection_id, in_use=False)
-    deleted = await caller.flow("DELETE", f"{CONNECTIONS}/{connection_id}", token=token)
-    assert deleted.status == 204
-    again = await caller.flow("DELETE", f"{CONNECTIONS}/{connection_id}", token=token)
-    assert again.status == 404
-    assert emu.store.connections() == []
-
-
-async def test_connection_test_reports_unreachable_hosts(caller: EmulatorCaller) -> None:
-    token = await caller.access_token()
-    good = await create(caller, token, "good")
-    bad = await create(caller, token, "bad", host="db.unreachable")
-    ok = await caller.flow("GET", f"{CONNECTIONS}/{good.field('id')}/test", token=token)
-    ko = await caller.flow("GET", f"{CONNECTIONS}/{bad.field('id')}/test", token=token)
-    assert (ok.body, ko.body) == ({"result": True}, {"result": False})
-
-
-async def test_connection_spec_describes_the_connection_string_auth(caller: EmulatorCaller) -> None:
-    token = await caller.access_token()
-    reply = await caller.flow("GET", f"/connectionSpecs/{ORACLE_SPEC_ID}", token=token)
-    assert reply.status == 200
-    (auth_spec,) = js(reply)["items"][0]["authSpec"]
-    assert auth_spec["name"] == "ConnectionString"
-    assert auth_spec["type"] == "connectionStringAuth"
-    schema = auth_spec["spec"]
-    assert schema["$schema"] == "http://json-schema.org/draft-07/schema#"
-    assert schema["required"] == ["connectionString"]
-    assert schema["properties"]["connectionString"]["format"] == "password"
-    missing = await caller.flow("GET", "/connectionSpecs/unknown", token=token)
-    assert missing.status == 404
 
 
 def test_create_app_exposes_state_through_an_app_key() -> None:

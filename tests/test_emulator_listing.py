@@ -6,13 +6,21 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
+from multidict import MultiDict
 
-from provisioner.emulator import DEFAULT_PAGE_SIZE, FaultPlan, RequestKind, RunningEmulator
+from provisioner.emulator import (
+    DEFAULT_PAGE_SIZE,
+    MAX_PAGE_SIZE,
+    FaultPlan,
+    RequestKind,
+    RunningEmulator,
+)
 from provisioner.emulator.listing import (
     ListQuery,
     QueryError,
     decode_token,
     encode_token,
+    parse_list_query,
     parse_property,
 )
 from provisioner.emulator.store import Cursor, Filter, Order
@@ -200,3 +208,31 @@ def test_token_round_trips_the_query() -> None:
     back = decode_token(token)
     assert (back.filters, back.order, back.limit) == (query.filters, query.order, 7)
     assert back.after == Cursor(seq=5, name="m")
+
+
+async def test_unencoded_plus_in_orderby_means_ascending(served: Served) -> None:
+    _, caller, token = served
+    await create_all(caller, token, ["b", "a"])
+    reply = await caller.flow("GET", CONNECTIONS + "?orderby=+name", token=token)
+    assert [item["name"] for item in js(reply)["items"]] == ["a", "b"]
+
+
+async def test_an_explicit_limit_overrides_the_token_page_size(served: Served) -> None:
+    _, caller, token = served
+    await create_all(caller, token, ["a", "b", "c", "d"])
+    first = await caller.flow("GET", CONNECTIONS, token=token, params=[("limit", "1")])
+    href = js(first)["_links"]["next"]["href"]
+    rest = await caller.flow("GET", href + "&limit=10", token=token)
+    assert [item["name"] for item in js(rest)["items"]] == ["b", "c", "d"]
+
+
+def test_limit_is_capped_at_the_maximum_page_size() -> None:
+    query = parse_list_query(MultiDict([("limit", "5000"), ("count", "FALSE")]))
+    assert (query.limit, query.count) == (MAX_PAGE_SIZE, False)
+    assert parse_list_query(MultiDict()).limit == DEFAULT_PAGE_SIZE
+
+
+def test_tokens_with_unknown_fields_are_refused() -> None:
+    forged = ListQuery(filters=(Filter(field="password", values=("x",)),))
+    with pytest.raises(QueryError):
+        decode_token(encode_token(forged, Cursor(seq=1)))

@@ -12,7 +12,6 @@ import uuid
 from collections.abc import Awaitable, Callable
 from typing import Final
 
-import structlog
 from aiohttp import web
 
 from provisioner.emulator.connections import (
@@ -35,8 +34,6 @@ from provisioner.emulator.runtime import EMULATOR_STATE, EmulatorState
 from provisioner.emulator.store import Store
 
 __all__ = ["FLOW_PREFIX", "IMS_TOKEN_PATH", "ROUTE_KINDS", "create_app"]
-
-log = structlog.get_logger()
 
 _Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 ROUTE_KINDS: Final = web.AppKey("emulator_route_kinds", dict[web.AbstractRoute, RequestKind])
@@ -67,7 +64,6 @@ def _drop(request: web.Request, state: EmulatorState) -> web.Response:
     state.stats.resets += 1
     if request.transport is not None:
         request.transport.abort()
-    log.debug("emulator_response_dropped", path=request.path)
     return web.Response(status=500)  # never reaches the client: the transport is gone
 
 

@@ -94,7 +94,7 @@ class FaultPlan:
     """
 
     latency_ms: float = 0.0
-    latency: Mapping[str, float] = field(default_factory=dict)
+    latency: Mapping[str, float] = field(default_factory=dict, hash=False)
     rate_limit: float | None = None
     rate_burst: float | None = None
     retry_after: bool = True

@@ -86,6 +86,12 @@ class Reply:
         """``body[key]`` when the body is an object, else None."""
         return self.body.get(key) if isinstance(self.body, dict) else None
 
+    @property
+    def flow_code(self) -> str | None:
+        """``FLOW-1413-400`` for a Flow Service error body, else None."""
+        kind = self.field("type")
+        return kind.rsplit("/", 1)[-1] if isinstance(kind, str) and "FLOW-" in kind else None
+
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class EmulatorCaller:
@@ -152,6 +158,10 @@ class EmulatorCaller:
             data = _json.dumps(json)
             merged.setdefault("Content-Type", "application/json")
         return await self._send(method, url, data=data, params=params, headers=merged)
+
+    async def create(self, body: Mapping[str, object], *, token: str) -> Reply:
+        """POST /connections with this body."""
+        return await self.flow("POST", "/connections", token=token, json=body)
 
     async def _send(
         self,
