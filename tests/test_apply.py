@@ -5,12 +5,11 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from helpers import many, manifest, spec
-
-from conftest import EmulatorFactory, make_settings
 from provisioner.apply import ApplyRun, Selection
-from provisioner.emulator.faults import FaultPlan
+from provisioner.emulator.faults import FaultPlan, RequestKind
 from provisioner.report import Outcome
+from tests.conftest import EmulatorFactory, make_settings
+from tests.helpers import manifest, many, spec
 
 
 async def test_apply_creates_each_entry_once_under_errors_and_rate_limit(
@@ -42,7 +41,7 @@ async def test_second_apply_sends_no_create_and_reports_existing(
         second = await ApplyRun(manifest(tmp_path, entries), settings, Selection()).execute()
         assert second.summary.existing == 30
         assert {r.connection_id for r in second.results} == {r.connection_id for r in first.results}
-        assert emu.stats.requests.get("create", 0) == 0
+        assert emu.stats.requests[RequestKind.CREATE] == 0
 
 
 async def test_non_retryable_rejection_fails_at_once_with_the_api_message(
@@ -58,7 +57,8 @@ async def test_non_retryable_rejection_fails_at_once_with_the_api_message(
     assert result.status is Outcome.FAILED
     assert result.attempts == 1
     assert result.http_status == 400
-    assert result.error is not None and "FLOW-" in result.error
+    assert result.error is not None
+    assert "FLOW-" in result.error
 
 
 async def test_report_lists_created_ids_and_state_records_them(emulator, tmp_path: Path) -> None:

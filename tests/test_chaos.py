@@ -10,11 +10,10 @@ import signal
 import sys
 from pathlib import Path
 
-from helpers import write_manifest
-
 from provisioner.emulator.faults import FaultPlan
 from provisioner.emulator.server import RunningEmulator, running_emulator
 from provisioner.reportio import load_report
+from tests.helpers import write_manifest
 
 ENTRIES = 500
 

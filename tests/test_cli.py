@@ -9,8 +9,6 @@ import sys
 from pathlib import Path
 
 import pytest
-from cliproc import cli_env, run_cli
-from helpers import write_manifest
 
 from provisioner.cli import main
 from provisioner.emulator.faults import FaultPlan
@@ -18,6 +16,8 @@ from provisioner.emulator.server import running_emulator
 from provisioner.emulator.store import Store
 from provisioner.reportio import load_report
 from provisioner.state import RunLock
+from tests.cliproc import cli_env, run_cli
+from tests.helpers import write_manifest
 
 
 @pytest.fixture
@@ -29,7 +29,8 @@ def small_manifest(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 def test_validate_prints_summary_and_exits_0(small_manifest: Path, capsys) -> None:
     assert main(["validate", str(small_manifest)]) == 0
     out = capsys.readouterr().out
-    assert "3" in out and "prod" in out
+    assert "3" in out
+    assert "prod" in out
 
 
 def test_invalid_manifest_exits_2_with_location_and_no_traceback(tmp_path: Path, capsys) -> None:
@@ -53,7 +54,8 @@ def test_apply_without_credentials_exits_2_naming_the_variables(
 ) -> None:
     assert main(["apply", str(small_manifest)]) == 2
     err = capsys.readouterr().err
-    assert "AEP_CLIENT_ID" in err and "AEP_ORG_ID" in err
+    assert "AEP_CLIENT_ID" in err
+    assert "AEP_ORG_ID" in err
 
 
 def test_plain_http_to_a_remote_host_is_refused(
