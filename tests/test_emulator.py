@@ -20,6 +20,7 @@ from provisioner.emulator.testing import EmulatorCaller, FakeClock, Reply, oracl
 CONNECTIONS = "/connections"
 MYSQL_SPEC_ID = "26d738e0-8963-47ea-aadf-c60de735468a"
 ORACLE_V9 = {"id": ORACLE_SPEC_ID, "version": "9"}
+EXTRA = {"connectionString": "Host=h;Port=1;Sid=S;User Id=u;Password=p", "password": "p"}
 
 
 @pytest.fixture
@@ -236,6 +237,10 @@ def _with(body: dict[str, object], **changes: object) -> dict[str, object]:
     return {**body, **changes}
 
 
+def _params(params: object) -> dict[str, object]:
+    return _with(oracle_body("x"), auth={"specName": "ConnectionString", "params": params})
+
+
 def _cs(text: str) -> dict[str, object]:
     return _with(
         oracle_body("x"),
@@ -266,6 +271,10 @@ def _cs(text: str) -> dict[str, object]:
         (_cs("Host=h;Port=1521;Sid=S;ServiceName=N;User Id=u;Password=p"), "FLOW-1455-400"),
         (_cs("Host=h;Port=1521;Sid=S;Password=p"), "FLOW-1455-400"),
         (_cs("Host=h;Port=1521;Sid=S;User Id=u"), "FLOW-1455-400"),
+        (_cs('Host=h;Port=1521;Sid=" ";User Id=u;Password=p'), "FLOW-1455-400"),
+        (_params("x"), "FLOW-1455-400"),
+        (_params(EXTRA), "FLOW-1455-400"),
+        (_params({"connectionString": ""}), "FLOW-1455-400"),
     ],
 )  # fmt: skip
 async def test_create_validation_codes(
@@ -282,6 +291,35 @@ async def test_create_validation_codes(
     assert set(js(reply)) >= {"type", "title", "status", "report", "errorMessage"}
     assert "canary-xyzzy" not in str(reply.body)  # values never echo back
     assert emu.store.connections() == []
+
+
+async def test_malformed_json_is_1405(caller: EmulatorCaller) -> None:
+    token = await caller.access_token()
+    headers = {"Content-Type": "application/json"}
+    reply = await caller.flow("POST", CONNECTIONS, token=token, data="{nope", headers=headers)
+    assert (reply.status, reply.flow_code) == (400, "FLOW-1405-400")
+
+
+async def test_stats_count_by_kind_and_status_and_clear(
+    emu: RunningEmulator, caller: EmulatorCaller
+) -> None:
+    token = await caller.access_token()
+    await create(caller, token, "a")
+    await caller.flow("GET", CONNECTIONS, token=token)
+    await caller.flow("GET", CONNECTIONS, token="bad")
+    stats = emu.stats
+    assert stats.total == 4
+    assert stats.statuses == {200: 2, 201: 1, 401: 1}
+    assert stats.responses[RequestKind.LIST, 401] == 1
+    stats.clear()
+    assert (stats.total, stats.tokens_issued, sum(stats.statuses.values())) == (0, 0, 0)
+
+
+def test_running_emulator_urls() -> None:
+    emu = RunningEmulator(base_url="http://127.0.0.1:1", app=create_app())
+    assert emu.flow_url == "http://127.0.0.1:1/data/foundation/flowservice"
+    assert emu.ims_url == "http://127.0.0.1:1/ims/token/v3"
+    emu.store.close()
 
 
 async def test_service_name_is_accepted(emu: RunningEmulator, caller: EmulatorCaller) -> None:

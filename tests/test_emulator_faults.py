@@ -7,11 +7,21 @@ import asyncio
 import re
 import signal
 import sys
+from pathlib import Path
 
 import aiohttp
 import pytest
+import structlog
 
-from provisioner.emulator import FaultPlan, RequestKind, add_emulator_arguments, plan_from_args
+from provisioner.emulator import (
+    FaultPlan,
+    RequestKind,
+    add_emulator_arguments,
+    plan_from_args,
+    serve_from_args,
+    server,
+)
+from provisioner.emulator import __main__ as emulator_main
 from provisioner.emulator.__main__ import main
 from provisioner.emulator.faults import FaultDice, RateLimiter
 from provisioner.emulator.testing import FakeClock, Reply, oracle_body, serving
@@ -184,7 +194,15 @@ def test_plan_from_args_reads_every_knob() -> None:
 
 @pytest.mark.parametrize(
     "argv",
-    [["--latency", "nap=5"], ["--error-rate", "2"], ["--port", "99999"], ["--token-ttl", "0"]],
+    [
+        ["--latency", "nap=5"],
+        ["--latency", "create=soon"],
+        ["--error-rate", "2"],
+        ["--rate-limit", "0"],
+        ["--rate-burst", "0.5"],
+        ["--port", "99999"],
+        ["--token-ttl", "0"],
+    ],
 )
 def test_bad_options_are_usage_errors(argv: list[str]) -> None:
     with pytest.raises(SystemExit) as exc:
@@ -227,3 +245,53 @@ async def test_module_entry_point_serves_until_interrupted() -> None:
         if proc.returncode is None:
             proc.kill()
             await proc.wait()
+
+
+@pytest.mark.parametrize(("outcome", "code"), [(None, 0), (KeyboardInterrupt(), 130)])
+def test_main_exit_codes(
+    monkeypatch: pytest.MonkeyPatch, outcome: BaseException | None, code: int
+) -> None:
+    seen: list[argparse.Namespace] = []
+
+    async def fake_serve(ns: argparse.Namespace) -> None:
+        seen.append(ns)
+        if outcome is not None:
+            raise outcome
+
+    monkeypatch.setattr(emulator_main, "serve_from_args", fake_serve)
+    assert main(["--port", "0", "--db", "x.db"]) == code
+    assert (seen[0].port, seen[0].db) == (0, "x.db")
+    structlog.reset_defaults()
+
+
+async def test_serve_runs_until_cancelled(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    started = asyncio.Event()
+    urls: list[str] = []
+
+    class Recorder:
+        def info(self, event: str, **fields: str) -> None:
+            if event == "emulator_started":
+                urls.append(fields["url"])
+                started.set()
+
+    monkeypatch.setattr(server, "log", Recorder())
+    parser = argparse.ArgumentParser()
+    add_emulator_arguments(parser)
+    ns = parser.parse_args(["--port", "0", "--db", str(tmp_path / "e.db")])
+    task = asyncio.create_task(serve_from_args(ns))
+    await started.wait()
+    form = {
+        "grant_type": "client_credentials",
+        "client_id": "c",
+        "client_secret": "s",
+        "scope": "o",
+    }
+    async with (
+        aiohttp.ClientSession() as session,
+        session.post(urls[0] + "/ims/token/v3", data=form) as response,
+    ):
+        assert response.status == 200
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    assert (tmp_path / "e.db").exists()
