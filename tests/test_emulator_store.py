@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 from pathlib import Path
 
@@ -90,3 +91,11 @@ async def test_page_and_count_apply_filters_in_sql() -> None:
         no_description = Filter(field="description", values=("",))
         assert store.count(caller.org, "prod", filters=(no_description,)) == 3
         assert not store.set_in_use("absent")
+
+
+async def test_store_can_be_read_from_another_thread() -> None:
+    async with serving() as (emu, caller):
+        token = await caller.access_token()
+        await caller.flow("POST", "/connections", token=token, json=oracle_body("threaded"))
+        rows = await asyncio.to_thread(emu.store.connections)
+        assert [row.name for row in rows] == ["threaded"]

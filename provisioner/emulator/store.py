@@ -10,7 +10,9 @@ from __future__ import annotations
 import dataclasses
 import os
 import sqlite3
+import threading
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass, fields
 from enum import StrEnum
 from pathlib import Path
@@ -169,7 +171,9 @@ class Store:
         target = os.fspath(path)
         if target != ":memory:":
             Path(target).parent.mkdir(parents=True, exist_ok=True)
-        self._db = sqlite3.connect(target, isolation_level=None)
+        # A benchmark may serve from another thread while its harness reads the store.
+        self._lock = threading.Lock()
+        self._db = sqlite3.connect(target, isolation_level=None, check_same_thread=False)
         self._db.row_factory = sqlite3.Row
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute("PRAGMA synchronous=NORMAL")
@@ -177,12 +181,21 @@ class Store:
 
     def close(self) -> None:
         """Close the database; the store is unusable afterwards."""
-        self._db.close()
+        with self._lock:
+            self._db.close()
+
+    def _rows(self, sql: str, args: Sequence[object]) -> list[sqlite3.Row]:
+        with self._lock:
+            return self._db.execute(sql, args).fetchall()
+
+    def _write(self, sql: str, args: Sequence[object]) -> sqlite3.Cursor:
+        with self._lock:
+            return self._db.execute(sql, args)
 
     def insert(self, record: ConnectionRecord) -> ConnectionRecord:
         """Store a new connection (its ``seq`` is assigned here) and return it as stored."""
         auth = record.auth
-        cursor = self._db.execute(
+        cursor = self._write(
             f"INSERT INTO connections ({_COLUMNS.removeprefix('seq, ')}) "
             "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             (
@@ -198,7 +211,7 @@ class Store:
     def replace(self, record: ConnectionRecord) -> None:
         """Write back the mutable fields of a connection read earlier."""
         auth = record.auth
-        self._db.execute(
+        self._write(
             "UPDATE connections SET name = ?, description = ?, state = ?, updated_at = ?, "
             "updated_by = ?, updated_client = ?, etag = ?, in_use = ?, host = ?, port = ?, "
             "sid = ?, service_name = ?, user_id = ?, auth_sha256 = ? WHERE id = ?",
@@ -216,7 +229,7 @@ class Store:
 
     def delete(self, org: str, sandbox: str, connection_id: str) -> bool:
         """Delete a connection; False when there was none."""
-        cursor = self._db.execute(
+        cursor = self._write(
             "DELETE FROM connections WHERE org = ? AND sandbox = ? AND id = ?",
             (org, sandbox, connection_id),
         )
@@ -239,7 +252,7 @@ class Store:
             where += f" AND {keyset}"
             name_orders = (Order.NAME, Order.NAME_DESC)
             args.extend([after.name, after.seq] if order in name_orders else [after.seq])
-        rows = self._db.execute(
+        rows = self._rows(
             f"SELECT {_COLUMNS} FROM connections WHERE {where} ORDER BY {order_by} LIMIT ?",
             [*args, limit],
         )
@@ -248,12 +261,12 @@ class Store:
     def count(self, org: str, sandbox: str, *, filters: tuple[Filter, ...] = ()) -> int:
         """How many connections match the filters."""
         where, args = _where(org, sandbox, filters)
-        row = self._db.execute(f"SELECT COUNT(*) FROM connections WHERE {where}", args).fetchone()
+        (row,) = self._rows(f"SELECT COUNT(*) FROM connections WHERE {where}", args)
         return int(row[0])
 
     def set_in_use(self, connection_id: str, in_use: bool = True) -> bool:
         """Mark a connection as used by a flow (DELETE is then refused); False if absent."""
-        cursor = self._db.execute(
+        cursor = self._write(
             "UPDATE connections SET in_use = ? WHERE id = ?", (int(in_use), connection_id)
         )
         return cursor.rowcount > 0
@@ -263,17 +276,15 @@ class Store:
     ) -> list[ConnectionRecord]:
         """Every connection (optionally of one org and/or sandbox), oldest first. For tests."""
         where, args = self._scope(org, sandbox)
-        rows = self._db.execute(
-            f"SELECT {_COLUMNS} FROM connections WHERE {where} ORDER BY seq", args
-        )
+        rows = self._rows(f"SELECT {_COLUMNS} FROM connections WHERE {where} ORDER BY seq", args)
         return [_record(row) for row in rows]
 
     def count_by_name(self, name: str, org: str | None = None, sandbox: str | None = None) -> int:
         """How many connections carry this exact name. For tests (duplicates)."""
         where, args = self._scope(org, sandbox)
-        row = self._db.execute(
+        (row,) = self._rows(
             f"SELECT COUNT(*) FROM connections WHERE {where} AND name = ?", [*args, name]
-        ).fetchone()
+        )
         return int(row[0])
 
     @staticmethod
@@ -289,5 +300,5 @@ class Store:
         return " AND ".join(clauses), args
 
     def _one(self, where: str, args: list[object]) -> ConnectionRecord | None:
-        row = self._db.execute(f"SELECT {_COLUMNS} FROM connections WHERE {where}", args).fetchone()
-        return None if row is None else _record(row)
+        rows = self._rows(f"SELECT {_COLUMNS} FROM connections WHERE {where}", args)
+        return _record(rows[0]) if rows else None
