@@ -11,6 +11,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import structlog
+from structlog.contextvars import bound_contextvars
 
 from provisioner.backoff import RateController, RetryBudget, Sleep
 from provisioner.client import FlowClient
@@ -156,7 +157,11 @@ class ApplyRun:
     async def execute(self) -> Report:
         started = datetime.now(UTC)
         jobs = resolve_jobs(self.manifest, self.settings.default_sandbox)
-        with RunLock(self.settings.state_path), StateStore.open(self.settings.state_path) as state:
+        with (
+            bound_contextvars(run_id=self.run_id),
+            RunLock(self.settings.state_path),
+            StateStore.open(self.settings.state_path) as state,
+        ):
             self._state = state
             try:
                 await self._run(jobs, state)

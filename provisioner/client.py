@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import functools
 import json as jsonlib
+import time
 import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -213,15 +214,24 @@ class FlowClient:
             all_headers.update(headers)
         await self._pacer.acquire()
         self.requests[call.kind] = self.requests.get(call.kind, 0) + 1
+        started = time.monotonic()
         try:
             async with self.session.request(
                 call.method, call.url, json=call.json, params=call.params, headers=all_headers
             ) as resp:
                 text = await resp.text()
-                status, resp_headers = resp.status, dict(resp.headers)
+                status, resp_headers = resp.status, resp.headers.copy()
         except (aiohttp.ClientError, TimeoutError) as exc:
             raise _transport_error(exc, kind=call.kind) from exc
         self.statuses[status] = self.statuses.get(status, 0) + 1
+        log.debug(
+            "http_request",
+            kind=call.kind,
+            method=call.method,
+            http_status=status,
+            latency_ms=round((time.monotonic() - started) * 1000, 1),
+            request_id=resp_headers.get("x-request-id"),
+        )
         return Response(status=status, body=_json_or_text(text), headers=resp_headers)
 
     def _check(self, kind: str, resp: Response) -> Response:
