@@ -122,10 +122,12 @@ class RateController:
     """The one pace for every request of the run: AIMD on the start rate, plus a shared pause.
 
     Each request ``await acquire()`` before it starts; starts are spaced ``1/rate`` apart.
-    A throttled answer (429/503) lowers the rate for every worker (multiplicatively, at most
-    once per cooldown; straight to the measured goodput when far above it); clean successes
-    raise it additively, about ``increase`` requests/s per second, up to ``max_rate``. A
-    ``Retry-After`` pauses every worker, not only the one that got it.
+    A throttled answer (429/503) lowers the rate for every worker, once per "window": only a
+    request started after the last decrease can lower it again, so the answers to requests
+    already in flight do not pile up decreases. The decrease halves the rate until a full
+    second of successes is known, then goes to the measured goodput (or 0.85x, whichever is
+    lower). Clean successes raise it additively, about ``increase`` requests/s per second,
+    up to ``max_rate``. A ``Retry-After`` pauses every worker, not only the one that got it.
     """
 
     def __init__(
@@ -142,21 +144,23 @@ class RateController:
         self._sleep = sleep
         self._increase = increase if increase is not None else max(1.0, max_rate / 50)
         self._lock = asyncio.Lock()
+        self._first_start = float("inf")
         self._last_start = float("-inf")
         self._paused_until = float("-inf")
-        self._cooldown_until = float("-inf")
+        self._last_decrease = float("-inf")
         self._successes: deque[float] = deque()
         self.throttles = 0
 
-    async def acquire(self) -> None:
-        """Wait for this request's start slot."""
+    async def acquire(self) -> float:
+        """Wait for this request's start slot; returns the start time (for ``on_throttle``)."""
         async with self._lock:
             while True:
                 now = self._clock()
                 start = max(self._last_start + 1.0 / self.rate, self._paused_until)
                 if start <= now:
+                    self._first_start = min(self._first_start, now)
                     self._last_start = now
-                    return
+                    return now
                 await self._sleep(start - now)
 
     def goodput(self) -> float:
@@ -167,24 +171,24 @@ class RateController:
         return float(len(self._successes))
 
     def on_success(self) -> None:
-        now = self._clock()
-        self._successes.append(now)
-        if now >= self._cooldown_until and self.rate < self.max_rate:
+        self._successes.append(self._clock())
+        if self.rate < self.max_rate:
             self.rate = min(self.max_rate, self.rate + self._increase / max(self.rate, 1.0))
 
-    def on_throttle(self, retry_after: float | None) -> bool:
-        """Slow down after a 429/503; True when the rate was lowered now."""
+    def on_throttle(self, retry_after: float | None, started: float | None = None) -> bool:
+        """Slow down after a 429/503 to a request started at ``started``; True if lowered."""
         now = self._clock()
         self.throttles += 1
         if retry_after is not None:
             self._paused_until = max(self._paused_until, now + retry_after)
-        if now < self._cooldown_until:
-            return False
-        observed = self.goodput()
-        if observed >= _MIN_RATE and self.rate > 1.5 * observed:
-            self.rate = observed
-        self.rate = max(_MIN_RATE, self.rate * _DECREASE)
-        self._cooldown_until = now + max(0.25, 2.0 / self.rate)
+        if started is not None and started <= self._last_decrease:
+            return False  # sent before the last decrease: already accounted for
+        if now - self._first_start >= 1.0:  # a full second of goodput is known
+            self.rate = min(self.rate * _DECREASE, max(self.goodput(), _MIN_RATE))
+        else:
+            self.rate *= 0.5
+        self.rate = max(_MIN_RATE, self.rate)
+        self._last_decrease = now
         return True
 
 

@@ -36,11 +36,11 @@ _USER_AGENT: Final = "provisioner/0.1"
 class Pacer(Protocol):
     """The run's shared pace: every request waits for a slot and reports how it went."""
 
-    async def acquire(self) -> None: ...
+    async def acquire(self) -> float: ...
 
     def on_success(self) -> None: ...
 
-    def on_throttle(self, retry_after: float | None) -> bool: ...
+    def on_throttle(self, retry_after: float | None, started: float | None = None) -> bool: ...
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -74,6 +74,7 @@ class Response:
     status: int
     body: object
     headers: Mapping[str, str]
+    started: float | None = None  # the pacer's clock when the request started
 
 
 def _connection(item: object) -> Connection | None:
@@ -212,7 +213,7 @@ class FlowClient:
         all_headers["x-request-id"] = str(uuid.uuid4())
         if headers:
             all_headers.update(headers)
-        await self._pacer.acquire()
+        slot = await self._pacer.acquire()
         self.requests[call.kind] = self.requests.get(call.kind, 0) + 1
         started = time.monotonic()
         try:
@@ -232,7 +233,7 @@ class FlowClient:
             latency_ms=round((time.monotonic() - started) * 1000, 1),
             request_id=resp_headers.get("x-request-id"),
         )
-        return Response(status=status, body=_json_or_text(text), headers=resp_headers)
+        return Response(status=status, body=_json_or_text(text), headers=resp_headers, started=slot)
 
     def _check(self, kind: str, resp: Response) -> Response:
         request_id = resp.headers.get("x-request-id")
@@ -246,7 +247,7 @@ class FlowClient:
             if retry_after is not None:
                 retry_after = min(retry_after, self._settings.backoff.retry_after_cap)
             if resp.status in _THROTTLED:
-                self._pacer.on_throttle(retry_after)
+                self._pacer.on_throttle(retry_after, resp.started)
             raise RetryableError(
                 f"{kind}: {error}",
                 status=resp.status,
