@@ -241,6 +241,8 @@ class ApplyRun:
             connection_id=result.connection_id,
             attempts=result.attempts,
             http_status=result.http_status,
+            duration_ms=result.duration_ms,
+            error=result.error,
         )
         self._observer.entry_finished(result)
         self._observer.rate_changed(self.pacer.rate)
