@@ -24,11 +24,12 @@ from provisioner.report import Outcome, Result
 __all__ = ["NullObserver", "ProgressObserver", "RunObserver", "make_observer"]
 
 _SHOWN: Final = (Outcome.CREATED, Outcome.EXISTING, Outcome.FAILED)
-_SHOWN_IF_ANY: Final = (Outcome.UPDATED, Outcome.SKIPPED)
+_SHOWN_IF_ANY: Final = (Outcome.UPDATED, Outcome.DELETED, Outcome.SKIPPED)
 _STYLES: Final = {
     Outcome.CREATED: "green",
     Outcome.EXISTING: "cyan",
     Outcome.UPDATED: "blue",
+    Outcome.DELETED: "magenta",
     Outcome.FAILED: "red",
     Outcome.SKIPPED: "yellow",
 }

@@ -18,6 +18,7 @@ class Outcome(StrEnum):
     CREATED = "created"
     EXISTING = "existing"
     UPDATED = "updated"
+    DELETED = "deleted"  # removed on purpose (apply --prune, rollback)
     FAILED = "failed"
     SKIPPED = "skipped"
 
@@ -39,7 +40,7 @@ class Result:
 
     @property
     def ok(self) -> bool:
-        return self.status in (Outcome.CREATED, Outcome.EXISTING, Outcome.UPDATED)
+        return self.status in (Outcome.CREATED, Outcome.EXISTING, Outcome.UPDATED, Outcome.DELETED)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -52,6 +53,7 @@ class Summary:
     updated: int
     failed: int
     skipped: int
+    deleted: int = 0
 
     @classmethod
     def of(cls, results: tuple[Result, ...]) -> Summary:
@@ -65,11 +67,13 @@ class Summary:
             updated=counts[Outcome.UPDATED],
             failed=counts[Outcome.FAILED],
             skipped=counts[Outcome.SKIPPED],
+            deleted=counts[Outcome.DELETED],
         )
 
     def as_dict(self) -> dict[str, int]:
-        """The counts in the report's order: total, created, existing, updated, failed, skipped."""
-        return {
+        """The counts in the report's order: total, created, existing, updated, failed, skipped
+        (then deleted, when any entry was)."""
+        counts = {
             "total": self.total,
             "created": self.created,
             "existing": self.existing,
@@ -77,6 +81,9 @@ class Summary:
             "failed": self.failed,
             "skipped": self.skipped,
         }
+        if self.deleted:
+            counts["deleted"] = self.deleted
+        return counts
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

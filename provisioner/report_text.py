@@ -97,7 +97,7 @@ def _write_totals(report: Report, out: TextIO) -> None:
     parts = [
         f"{counts[outcome]} {outcome.value}"
         for outcome in Outcome
-        if outcome is not Outcome.UPDATED or counts[outcome]
+        if outcome not in (Outcome.UPDATED, Outcome.DELETED) or counts[outcome]
     ]
     out.write(f"\nTotals: {', '.join(parts)} ({len(report.results)} entries)\n")
 

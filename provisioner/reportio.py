@@ -169,13 +169,14 @@ def _check_summary(chk: _Checker, value: object, results: tuple[Result, ...]) ->
     # Counts are compared only when every result was read: otherwise they cannot agree.
     comparable = not chk.issues
     actual = Summary.of(results).as_dict()
-    keys = [*_SUMMARY_KEYS, "updated"] if "updated" in obj else list(_SUMMARY_KEYS)
+    keys = [*_SUMMARY_KEYS, *(k for k in ("updated", "deleted") if k in obj)]
     for key in keys:
         before = len(chk.issues)
         stated = chk.count(obj, key, "summary.", default=None)
-        if comparable and len(chk.issues) == before and stated != actual[key]:
+        held = actual.get(key, 0)
+        if comparable and len(chk.issues) == before and stated != held:
             chk.issues.append(
-                f"{chk.source}: summary.{key}: says {stated} but the results hold {actual[key]}"
+                f"{chk.source}: summary.{key}: says {stated} but the results hold {held}"
             )
 
 

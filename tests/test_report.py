@@ -238,8 +238,8 @@ def test_contract_example_loads() -> None:
         (_data(summary=[]), "r.json: summary: expected an object, got an array"),
         (
             _result_data(3, status="done"),
-            "r.json: results[3].status: expected one of created, existing, updated, failed, "
-            "skipped, got 'done'",
+            "r.json: results[3].status: expected one of created, existing, updated, deleted, "
+            "failed, skipped, got 'done'",
         ),
         (_result_data(1, name=""), "r.json: results[1].name: expected a non-empty string"),
         (_result_data(0, sandbox=5), "r.json: results[0].sandbox: expected a non-empty string"),
