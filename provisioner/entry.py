@@ -175,20 +175,17 @@ def read_field(
     if kind == "secret":
         fields.password = Secret(value)
         return True
-    if kind == "host":
-        problem = host_problem(value, shown=show_scalar(node))
-    else:
-        problem = _trim_problem(value, shown=show_scalar(node))
+    problem = host_problem(value) if kind == "host" else _trim_problem(value)
     if problem is not None:
-        ctx.report(node, place, spec.name, problem)
+        ctx.report(node, place, spec.name, problem.format(got=show_scalar(node)))
         return False
     fields.texts[spec.name] = value
     return True
 
 
-def _trim_problem(value: str, *, shown: str) -> str | None:
+def _trim_problem(value: str) -> str | None:
     if value[0].isspace() or value[-1].isspace():
-        return f"must not start or end with white space, got {shown}"
+        return "must not start or end with white space, got {got}"
     return None
 
 

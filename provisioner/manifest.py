@@ -331,7 +331,7 @@ def _merge(
     port = fields.port if "port" in own else defaults.port
     password = fields.password if "password" in own else defaults.password
     if name is None or host is None or user is None or port is None or password is None:
-        return None  # unreachable: each was reported as missing or invalid
+        return None  # pragma: no cover - each was reported as missing or invalid above
     target = fields if ("sid" in own or "service_name" in own) else defaults
     sid = target.texts.get("sid")
     service_name = target.texts.get("service_name")

@@ -88,31 +88,31 @@ _HOST_WITH_PORT: Final = re.compile(r"[^:\[\]]+:[0-9]+\Z")
 _HOSTNAME_MAX: Final = 253
 _REFERENCE_PATTERN: Final = r"\$\{"
 _HOST_EXPECTED: Final = "expected a hostname (RFC 1123), an IPv4 or an IPv6 address"
+_GOT: Final = _HOST_EXPECTED + ", got {got}"
 
 
-def host_problem(host: str, *, shown: str) -> str | None:
+def host_problem(host: str) -> str | None:
     """Why ``host`` is not an RFC 1123 hostname, an IPv4 or an IPv6 address; None when it is.
 
-    ``shown`` is how the message shows the value (``got …``).
+    The answer is a :meth:`str.format` template: ``{got}`` stands for the value as shown.
     """
     if _HOSTNAME.match(host) and not _DOTTED_NUMBERS.match(host):
         if len(host.rstrip(".")) <= _HOSTNAME_MAX:
             return None
         return f"{_HOST_EXPECTED}, got a name longer than {_HOSTNAME_MAX} characters"
-    got = f"{_HOST_EXPECTED}, got {shown}"
     if ":" in host:
         if _HOST_WITH_PORT.match(host):
-            return f"{got} (put the port under port:, not in host)"
+            return f"{_GOT} (put the port under port:, not in host)"
         if host.startswith("["):
-            return f"{got} (write an IPv6 address without brackets)"
+            return f"{_GOT} (write an IPv6 address without brackets)"
         try:
             ipaddress.IPv6Address(host)
         except ValueError:
-            return f"{got} (not a valid IPv6 address)"
+            return f"{_GOT} (not a valid IPv6 address)"
         return None
     if _DOTTED_NUMBERS.match(host):
-        return None if _IPV4.match(host) else f"{got} (not a valid IPv4 address)"
-    return got
+        return None if _IPV4.match(host) else f"{_GOT} (not a valid IPv4 address)"
+    return _GOT
 
 
 def _field_schema(spec: FieldSpec) -> dict[str, object]:

@@ -201,15 +201,20 @@ def compose_document(text: str, *, file: str, use_libyaml: bool = True) -> Node 
         ManifestError: on a syntax error, a tab used for indentation, a character YAML
             forbids, or more than one document; with line and column.
     """
-    loader = (_FAST if use_libyaml else _PyLoader)(text)
     try:
-        return loader.get_single_node()
+        return _compose(text, use_libyaml=use_libyaml)
     except yaml.MarkedYAMLError as exc:
         raise ManifestError([_syntax_issue(text, file, exc)]) from None
     except yaml.reader.ReaderError as exc:
         line, column = _offset_position(text, exc.position, use_libyaml=use_libyaml)
         message = "YAML forbids this character here (control characters must be escaped)"
         raise ManifestError([_issue(file, line, column, message)]) from None
+
+
+def _compose(text: str, *, use_libyaml: bool) -> Node | None:
+    loader = (_FAST if use_libyaml else _PyLoader)(text)
+    try:
+        return loader.get_single_node()
     finally:
         loader.dispose()
 
@@ -232,9 +237,7 @@ def _syntax_issue(text: str, file: str, exc: yaml.MarkedYAMLError) -> ManifestIs
     context_mark = exc.context_mark
     if exc.context and context_mark is not None:
         message += f" ({exc.context} at line {context_mark.line + 1})"
-    if mark is None:
-        return _issue(file, None, None, message)
-    return _issue(file, mark.line + 1, mark.column + 1, message)
+    return _issue(file, line + 1, mark.column + 1 if mark is not None else None, message)
 
 
 def _indent_tab(text: str, last_line: int) -> tuple[int, int] | None:

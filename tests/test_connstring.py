@@ -84,7 +84,7 @@ def test_any_pairs_round_trip(pairs: list[tuple[str, str]]):
 
 
 def test_parse_ignores_keyword_case_and_spaces_around_unquoted_values():
-    parsed = parse_connection_string(" HOST = h ; port=1521;USER ID=u;password='a;b';")
+    parsed = parse_connection_string(" HOST = h ; port=1521;USER ID=u;password='a;b' ;")
     assert parsed == {"host": "h", "port": "1521", "user id": "u", "password": "a;b"}
 
 

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import ipaddress
 import json
+import tempfile
 import textwrap
 from pathlib import Path
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from provisioner.errors import ManifestError, ManifestIssue
 from provisioner.manifest import (
@@ -17,8 +21,9 @@ from provisioner.manifest import (
     load_manifest,
     manifest_schema,
 )
-from provisioner.schema import ENTRY_FIELDS
+from provisioner.schema import ENTRY_FIELDS, host_problem
 from provisioner.secrets import Secret
+from provisioner.yamlnodes import compose_document
 
 CANARY = "canary-9f3b-never-print-me"
 HEADER = """\
@@ -415,3 +420,119 @@ def test_large_manifest_loads(tmp_path: Path):
     manifest = load(tmp_path, HEADER + entries)
     assert len(manifest.databases) == 3000
     assert manifest.databases[-1].line == 7 + 3 * 2999
+
+
+@pytest.mark.parametrize(
+    ("text", "where", "message"),
+    [
+        (
+            "version: 1\ndefaults: [port]\ndatabases: [{name: a}]\n",
+            "defaults",
+            "expected a mapping",
+        ),
+        (HEADER + "  - {name: a, host: h, sid: S, port: '${NOPE}'}\n", "port", "NOPE is not set"),
+        (HEADER + "  - {name: a, host: h, sid: S, port: }\n", "port", "must not be empty"),
+        (HEADER + "  - {name: a, host: h, sid: S, description: 12}\n", "description", "got an"),
+        (HEADER + "  - {name: a, host: h, sid: S, description: ' '}\n", "description", "empty"),
+        (
+            HEADER + "  - {name: a, host: h, sid: S, description: 'x ${NOPE}'}\n",
+            "description",
+            "environment variable NOPE is not set",
+        ),
+        (
+            HEADER + "  - {name: a, sid: S, host: " + ".".join(["a" * 60] * 5) + "}\n",
+            "host",
+            "got a name longer than 253 characters",
+        ),
+        (HEADER + "  - {name: a, host: h, sid: S, sandbox: 'dev '}\n", "sandbox", "white space"),
+        ("version: 1\nsandbox: ''\ndatabases: [{name: a}]\n", "sandbox", "must not be empty"),
+        ("version: one\ndatabases: []\n", "version", "expected 1 (the only version), got one"),
+        ("version: [1]\ndatabases: []\n", "version", "got a list"),
+        (HEADER + "  - {name: a, host: h, sid: S, on: x}\n", "", "keys must be strings"),
+        (HEADER + "  - {name: a, host: h, sid: S, !!python/name:os.system x: y}\n", "", "tag"),
+    ],
+)
+def test_small_problems(tmp_path: Path, text: str, where: str, message: str):
+    issues = issues_of(tmp_path, text)
+    assert any(i.where.endswith(where) and message in i.message for i in issues), issues
+
+
+def test_description_without_placeholders_is_kept_verbatim(tmp_path: Path):
+    text = with_header("- {name: a, host: h, sid: S, description: 'plain: $$ and 100%'}\n")
+    assert load(tmp_path, text).databases[0].description == "plain: $$ and 100%"
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "version: 1\ndatabases:\n  - {name: a, host: &h h}\n  - *h\n",
+        "a: [1, {b: !!str 2}]\n",
+        "version: 1\ndatabases:\n\t- x\n",
+        "a: 'open\n",
+        "a: 1\n---\nb: 2\n",
+        "a: b: c\n",
+        "a: \x07\n",
+    ],
+)
+def test_pure_python_composer_agrees_with_libyaml(text: str):
+    def outcome(use_libyaml: bool) -> object:
+        try:
+            node = compose_document(text, file="f.yaml", use_libyaml=use_libyaml)
+        except ManifestError as exc:
+            return [(i.line, i.column, i.message.split(":")[0]) for i in exc.issues]
+        return repr(node)
+
+    assert outcome(use_libyaml=False) == outcome(use_libyaml=True)
+
+
+@given(st.ip_addresses())
+def test_any_ip_address_is_a_valid_host(address: ipaddress.IPv4Address | ipaddress.IPv6Address):
+    assert host_problem(str(address)) is None
+
+
+_FRAGMENTS = [
+    "version: 1",
+    "databases:",
+    "defaults:",
+    "  - name: a",
+    "    host: h",
+    "    sid: S",
+    "  port: 1521",
+    "  password: ${ORACLE_PASSWORD}",
+    "  - &x {name: b}",
+    "  - *x",
+    "    description: '{name} {{ ${X} $${'",
+    "\tuser: u",
+    "  - [",
+    "sandbox: !!python/object:os.system",
+    "<<: *x",
+    "? [a]",
+    ": b",
+    "---",
+    "'",
+]
+
+
+@given(
+    st.one_of(
+        st.lists(st.sampled_from(_FRAGMENTS), max_size=12).map("\n".join),
+        st.text(alphabet="-:{}[],&*!|>'\"%@`#\n \t$ab1", max_size=80),
+    )
+)
+def test_any_text_either_loads_or_raises_manifest_error(text: str):
+    with tempfile.TemporaryDirectory() as folder:
+        path = Path(folder) / "m.yaml"
+        path.write_text(text)
+        outcome = _load_or_error(path)
+    if isinstance(outcome, ManifestError):
+        assert outcome.issues
+        assert CANARY not in str(outcome)
+    else:
+        assert outcome.databases
+
+
+def _load_or_error(path: Path) -> Manifest | ManifestError:
+    try:
+        return load_manifest(path, env={"ORACLE_PASSWORD": CANARY})
+    except ManifestError as exc:
+        return exc
