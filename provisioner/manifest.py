@@ -37,6 +37,7 @@ from provisioner.schema import (
     manifest_schema,
 )
 from provisioner.secrets import ReferenceResolver, Secret
+from provisioner.template import Template
 from provisioner.yamlnodes import (
     INT_TAG,
     Issues,
@@ -89,6 +90,8 @@ class DatabaseSpec:
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Manifest:
+    """A valid manifest: where it was read from, its sandbox and its entries in file order."""
+
     path: Path
     version: int
     sandbox: str | None
@@ -313,6 +316,20 @@ def _missing(
     return bool(missing)
 
 
+def _render(
+    template: Template,
+    values: dict[str, str | None],
+    node: Node | None,
+    place: Place,
+    ctx: ReadContext,
+) -> str | None:
+    """The entry's description, or None when it names a field the entry lacks (reported)."""
+    absent = template.missing(values)
+    for key in absent:
+        ctx.report(node, place, "description", f"{{{key}}} is used but this entry has no {key}")
+    return None if absent else template.render(values)
+
+
 def _merge(
     fields: EntryFields,
     defaults: EntryFields,
@@ -348,15 +365,10 @@ def _merge(
             "service_name": service_name,
             "sandbox": sandbox or manifest_sandbox,
         }
-        absent = template.missing(values)
-        if absent:
-            where = own.get("description") or defaults.nodes.get("description")
-            for key in absent:
-                ctx.report(
-                    where, place, "description", f"{{{key}}} is used but this entry has no {key}"
-                )
+        where = own.get("description") or defaults.nodes.get("description")
+        description = _render(template, values, where, place, ctx)
+        if description is None:
             return None
-        description = template.render(values)
     return DatabaseSpec(
         name=name,
         host=host,

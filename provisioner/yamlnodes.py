@@ -8,12 +8,13 @@ Plain scalars are tagged lazily: :func:`scalar_tag` resolves them only where ask
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Final
 
 import yaml
-from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
+from yaml.nodes import MappingNode, Node, ScalarNode
 
 from provisioner.errors import ManifestError, ManifestIssue
 
@@ -47,7 +48,7 @@ _PLAIN: Final = "?plain"
 _SCALAR_TAGS: Final = frozenset(
     {STR_TAG, INT_TAG, BOOL_TAG, NULL_TAG, FLOAT_TAG, MERGE_TAG, _PREFIX + "timestamp", _PLAIN}
 )
-_IMPLICIT: Final[dict[str | None, list[tuple[str, object]]]] = dict(
+_IMPLICIT: Final[dict[str | None, list[tuple[str, re.Pattern[str]]]]] = dict(
     yaml.resolver.Resolver.yaml_implicit_resolvers
 )
 _KIND_NAMES: Final = {
@@ -101,7 +102,7 @@ def scalar_tag(node: ScalarNode) -> str:
     value: str = node.value
     resolvers = _IMPLICIT.get(value[0] if value else "", [])
     for candidate, regexp in resolvers:
-        if regexp.match(value):  # type: ignore[attr-defined]
+        if regexp.match(value):
             node.tag = candidate
             return candidate
     node.tag = STR_TAG
@@ -125,9 +126,9 @@ def describe_node(node: Node) -> str:
     """What kind of value the node holds, for messages: "a string", "a list", ..."""
     if isinstance(node, MappingNode):
         return "a mapping"
-    if isinstance(node, SequenceNode):
-        return "a list"
-    return _KIND_NAMES.get(scalar_tag(node), "a value of an unknown type")  # type: ignore[arg-type]
+    if isinstance(node, ScalarNode):
+        return _KIND_NAMES.get(scalar_tag(node), "a value of an unknown type")
+    return "a list"
 
 
 def show_scalar(node: ScalarNode) -> str:
