@@ -207,7 +207,8 @@ def compose_document(text: str, *, file: str, use_libyaml: bool = True) -> Node 
     except yaml.MarkedYAMLError as exc:
         raise ManifestError([_syntax_issue(text, file, exc)]) from None
     except yaml.reader.ReaderError as exc:
-        line, column = _offset_position(text, exc.position, use_libyaml=use_libyaml)
+        in_bytes = use_libyaml and _FAST is not _PyLoader  # libyaml counts UTF-8 bytes
+        line, column = _offset_position(text, exc.position, in_bytes=in_bytes)
         message = "YAML forbids this character here (control characters must be escaped)"
         raise ManifestError([_issue(file, line, column, message)]) from None
 
@@ -251,8 +252,8 @@ def _indent_tab(text: str, last_line: int) -> tuple[int, int] | None:
     return None
 
 
-def _offset_position(text: str, offset: int, *, use_libyaml: bool) -> tuple[int, int]:
-    """1-based line and column of an offset (libyaml counts UTF-8 bytes, PyYAML characters)."""
-    before = text.encode()[:offset].decode(errors="ignore") if use_libyaml else text[:offset]
+def _offset_position(text: str, offset: int, *, in_bytes: bool) -> tuple[int, int]:
+    """1-based line and column of an offset in UTF-8 bytes or in characters."""
+    before = text.encode()[:offset].decode(errors="ignore") if in_bytes else text[:offset]
     line = before.count("\n")
     return line + 1, len(before) - (before.rfind("\n") + 1) + 1
