@@ -1,11 +1,13 @@
-"""One run of ``apply`` (and ``plan``): manifest + state + listing + pool + report."""
+"""One run of ``apply``: manifest + state + listing + pool + report. ``plan`` shares the
+decision step (``decide_jobs``) and sends no write."""
 
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import random
 import secrets
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -15,42 +17,54 @@ from structlog.contextvars import bound_contextvars
 
 from provisioner.backoff import RateController, RetryBudget, Sleep
 from provisioner.client import FlowClient
-from provisioner.discover import Action, Decision, Inventory, decide, list_inventory, lookup_name
-from provisioner.errors import PermanentError, RetryableError
+from provisioner.discover import Action, Decision, Inventory, decide, list_inventory
 from provisioner.manifest import Manifest
-from provisioner.pool import Job, Pool, PoolConfig, Provisioned
+from provisioner.pool import Job, JobKind, Pool, PoolConfig
 from provisioner.progress import NullObserver, RunObserver
+from provisioner.provision import ConnectionProvisioner, ambiguous_message
 from provisioner.report import Outcome, Report, Result
-from provisioner.request import connection_body
 from provisioner.settings import Settings
 from provisioner.state import RunLock, StateEntry, StateStore
 
 __all__ = [
     "ApplyRun",
-    "ConnectionProvisioner",
-    "Selection",
-    "ambiguous_message",
+    "Planned",
+    "RunOptions",
+    "decide_jobs",
     "known_entries",
     "new_run_id",
+    "orphan_jobs",
+    "pool_config",
     "resolve_jobs",
 ]
 
 log = structlog.get_logger(__name__)
 
+Key = tuple[str, str]  # (sandbox, name): names are unique per manifest, orphans per sandbox
+
 
 @dataclass(frozen=True, slots=True, kw_only=True)
-class Selection:
-    """``--only`` names and ``--retry-failed``."""
+class RunOptions:
+    """Which entries to act on (``--only``, ``--retry-failed``) and the extras (``--prune``,
+    ``--verify``)."""
 
     only: tuple[str, ...] = ()
     retry_failed: bool = False
+    prune: bool = False
+    verify: bool = False
 
-    def wants(self, job: Job, known: StateEntry | None) -> bool:
-        if self.only and job.name not in self.only:
+    def wants(self, name: str, known: StateEntry | None) -> bool:
+        if self.only and name not in self.only:
             return False
         if self.retry_failed:
             return known is not None and known.outcome in (Outcome.FAILED, Outcome.SKIPPED)
         return True
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Planned:
+    job: Job
+    decision: Decision
 
 
 def new_run_id() -> str:
@@ -60,59 +74,65 @@ def new_run_id() -> str:
 
 def resolve_jobs(manifest: Manifest, default_sandbox: str) -> list[Job]:
     fallback = manifest.sandbox or default_sandbox
-    return [Job(spec=spec, sandbox=spec.sandbox or fallback) for spec in manifest.databases]
-
-
-class ConnectionProvisioner:
-    """One attempt at one entry: create it, or find the create an earlier attempt may have made."""
-
-    def __init__(self, client: FlowClient) -> None:
-        self._client = client
-        self._uncertain: set[str] = set()
-
-    async def provision(self, job: Job, attempt: int) -> Provisioned:
-        if job.name in self._uncertain:
-            found = await lookup_name(self._client, sandbox=job.sandbox, name=job.name)
-            decision = decide(found)
-            if decision.action is Action.AMBIGUOUS:
-                raise PermanentError(ambiguous_message(decision))
-            if decision.action is Action.EXISTS:
-                log.info("create_found_after_lost_answer", connection_id=decision.ids[0])
-                return Provisioned(status=Outcome.CREATED, connection_id=decision.ids[0])
-            self._uncertain.discard(job.name)
-        try:
-            created = await self._client.create_connection(
-                connection_body(job), sandbox=job.sandbox
-            )
-        except RetryableError as exc:
-            if exc.sent and exc.status != 429:
-                self._uncertain.add(job.name)  # it may have landed: look before sending again
-            raise
-        log.debug("entry_created", connection_id=created.id, attempt=attempt)
-        return Provisioned(
-            status=Outcome.CREATED, connection_id=created.id, http_status=created.status
-        )
-
-
-def ambiguous_message(decision: Decision) -> str:
-    return f"{len(decision.ids)} connections already have this name: {', '.join(decision.ids)}"
-
-
-def _targets(settings: Settings, jobs: Iterable[Job]) -> dict[str, str]:
-    return {job.sandbox: settings.target(job.sandbox) for job in jobs}
+    return [Job.of(spec, spec.sandbox or fallback) for spec in manifest.databases]
 
 
 def known_entries(
     state: StateStore, settings: Settings, jobs: Sequence[Job]
-) -> dict[str, StateEntry]:
-    """State rows for the jobs, by name (each job's own target)."""
-    known: dict[str, StateEntry] = {}
-    for sandbox, target in _targets(settings, jobs).items():
-        rows = state.entries(target)
-        known.update(
-            (j.name, rows[j.name]) for j in jobs if j.sandbox == sandbox and j.name in rows
-        )
+) -> dict[Key, StateEntry]:
+    """State rows for the jobs (each in its own sandbox's target)."""
+    known: dict[Key, StateEntry] = {}
+    for sandbox in {job.sandbox for job in jobs}:
+        rows = state.entries(settings.target(sandbox))
+        known.update(((sandbox, name), row) for name, row in rows.items())
     return known
+
+
+def decide_jobs(
+    jobs: Sequence[Job],
+    inventory: Inventory,
+    known: dict[Key, StateEntry],
+    fingerprints: dict[Key, str],
+) -> list[Planned]:
+    """Each job with what it needs: create, update (drifted), nothing (exists), or ambiguous."""
+    planned = []
+    for job in jobs:
+        key = (job.sandbox, job.name)
+        decision = decide(
+            inventory.named(job.sandbox, job.name),
+            known=known.get(key),
+            fingerprint=fingerprints.get(key),
+        )
+        planned.append(Planned(job=job, decision=decision))
+    return planned
+
+
+def orphan_jobs(
+    state: StateStore, settings: Settings, jobs: Sequence[Job], options: RunOptions
+) -> list[Job]:
+    """Connections this tool created whose entries left the manifest: delete jobs."""
+    if options.retry_failed:
+        return []
+    keep = {(settings.target(j.sandbox), j.name) for j in jobs}
+    return [
+        Job(
+            name=entry.name,
+            sandbox=target.rsplit("|", 1)[1],
+            kind=JobKind.DELETE,
+            connection_id=entry.connection_id,
+        )
+        for target, entry in state.orphans(settings.target_base, keep)
+        if not options.only or entry.name in options.only
+    ]
+
+
+def pool_config(settings: Settings) -> PoolConfig:
+    return PoolConfig(
+        concurrency=settings.limits.concurrency,
+        backoff=settings.backoff,
+        entry_deadline=settings.timeouts.entry,
+        grace=settings.timeouts.grace,
+    )
 
 
 class ApplyRun:
@@ -122,7 +142,7 @@ class ApplyRun:
         self,
         manifest: Manifest,
         settings: Settings,
-        selection: Selection,
+        options: RunOptions,
         *,
         observer: RunObserver | None = None,
         sleep: Sleep = asyncio.sleep,
@@ -130,11 +150,10 @@ class ApplyRun:
     ) -> None:
         self.manifest = manifest
         self.settings = settings
-        self.selection = selection
+        self.options = options
         self.run_id = new_run_id()
         self.pacer = RateController(settings.limits.rate)
-        self.results: dict[str, Result] = {}
-        self.inventory: Inventory | None = None
+        self.results: dict[Key, Result] = {}
         self.interrupted = False
         self.requests: dict[str, int] = {}
         self._observer = observer or NullObserver()
@@ -142,7 +161,7 @@ class ApplyRun:
         self._rng = rng
         self._pool: Pool | None = None
         self._state: StateStore | None = None
-        self._fingerprints: dict[str, str] = {}
+        self._fingerprints: dict[Key, str] = {}
 
     @property
     def report_path(self) -> Path:
@@ -157,6 +176,7 @@ class ApplyRun:
     async def execute(self) -> Report:
         started = datetime.now(UTC)
         jobs = resolve_jobs(self.manifest, self.settings.default_sandbox)
+        orphans: list[Job] = []
         with (
             bound_contextvars(run_id=self.run_id),
             RunLock(self.settings.state_path),
@@ -164,76 +184,84 @@ class ApplyRun:
         ):
             self._state = state
             try:
-                await self._run(jobs, state)
+                if self.options.prune:
+                    orphans = orphan_jobs(state, self.settings, jobs, self.options)
+                await self._run(jobs, orphans, state)
             finally:
                 self._observer.close()
                 self._state = None
-        for job in jobs:
-            if job.name not in self.results:
-                self.results[job.name] = _skipped(job, "interrupted")
+        ordered = [(j.sandbox, j.name) for j in [*jobs, *orphans]]
+        for job in [*jobs, *orphans]:
+            self.results.setdefault((job.sandbox, job.name), _skipped(job, "interrupted"))
         return Report(
             run_id=self.run_id,
             manifest=str(self.manifest.path),
             started_at=started,
             finished_at=datetime.now(UTC),
-            results=tuple(self.results[j.name] for j in jobs),
+            results=tuple(self.results[key] for key in ordered),
         )
 
-    async def _run(self, jobs: list[Job], state: StateStore) -> None:
+    async def _run(self, jobs: list[Job], orphans: list[Job], state: StateStore) -> None:
         known = known_entries(state, self.settings, jobs)
-        chosen = [j for j in jobs if self.selection.wants(j, known.get(j.name))]
-        self._observer.start(len(jobs))
+        chosen = [j for j in jobs if self.options.wants(j.name, known.get((j.sandbox, j.name)))]
+        self._observer.start(len(jobs) + len(orphans))
         for job in jobs:
             if job not in chosen:
                 self._record(_skipped(job, "not selected by --only/--retry-failed"))
-        self._fingerprints = {j.name: state.fingerprint(j.spec) for j in chosen}
+        self._fingerprints = {
+            (j.sandbox, j.name): state.fingerprint(j.spec) for j in chosen if j.spec is not None
+        }
         async with FlowClient(self.settings, pacer=self.pacer) as client:
             await client.authenticate()
-            self.inventory = await list_inventory(client, {j.sandbox for j in chosen})
-            to_create = self._settle_known(chosen, self.inventory)
+            inventory = await list_inventory(client, {j.sandbox for j in chosen})
+            work = self._settle(decide_jobs(chosen, inventory, known, self._fingerprints))
             if self.interrupted:
                 return
             self._pool = Pool(
-                ConnectionProvisioner(client),
-                self._pool_config(),
+                ConnectionProvisioner(client, verify=self.options.verify),
+                pool_config(self.settings),
                 on_result=self._record,
                 budget=RetryBudget(),
                 sleep=self._sleep,
                 rng=self._rng,
                 rate_of=lambda: self.pacer.rate,
             )
-            await self._pool.run(to_create)
+            await self._pool.run([*work, *orphans])
             self.requests = dict(client.requests)
 
-    def _pool_config(self) -> PoolConfig:
-        s = self.settings
-        return PoolConfig(
-            concurrency=s.limits.concurrency,
-            backoff=s.backoff,
-            entry_deadline=s.timeouts.entry,
-            grace=s.timeouts.grace,
-        )
-
-    def _settle_known(self, chosen: list[Job], inventory: Inventory) -> list[Job]:
-        """Entries already there end ``existing`` (or ``failed`` when ambiguous); the rest
-        are returned, to be created."""
-        to_create: list[Job] = []
-        for job in chosen:
-            decision = decide(inventory.named(job.sandbox, job.name))
+    def _settle(self, planned: list[Planned]) -> list[Job]:
+        """Entries already there end ``existing`` (or ``failed`` when ambiguous); the jobs
+        left to do (create or update) are returned."""
+        work: list[Job] = []
+        for item in planned:
+            job, decision = item.job, item.decision
             if decision.action is Action.CREATE:
-                to_create.append(job)
+                work.append(job)
+            elif decision.action is Action.UPDATE:
+                work.append(
+                    dataclasses.replace(job, kind=JobKind.UPDATE, connection_id=decision.ids[0])
+                )
             elif decision.action is Action.EXISTS:
                 self._record(_existing(job, decision))
             else:
                 self._record(_failed_ambiguous(job, decision))
-        return to_create
+        return work
+
+    def _remember(self, result: Result) -> None:
+        if self._state is None or result.status is Outcome.SKIPPED:
+            return
+        target = self.settings.target(result.sandbox)
+        if result.status is Outcome.DELETED:
+            self._state.forget(target, result.name)
+            return
+        fingerprint = None
+        if result.status in (Outcome.CREATED, Outcome.UPDATED):
+            fingerprint = self._fingerprints.get((result.sandbox, result.name))
+        self._state.record(target, result, run_id=self.run_id, fingerprint=fingerprint)
 
     def _record(self, result: Result) -> None:
-        self.results[result.name] = result
-        if self._state is not None and result.status is not Outcome.SKIPPED:
-            target = self.settings.target(result.sandbox)
-            fingerprint = self._fingerprints.get(result.name) if result.ok else None
-            self._state.record(target, result, run_id=self.run_id, fingerprint=fingerprint)
+        self.results[(result.sandbox, result.name)] = result
+        self._remember(result)
         log.info(
             "entry_finished",
             entry=result.name,
@@ -243,6 +271,7 @@ class ApplyRun:
             http_status=result.http_status,
             duration_ms=result.duration_ms,
             error=result.error,
+            verified=result.verified,
         )
         self._observer.entry_finished(result)
         self._observer.rate_changed(self.pacer.rate)
@@ -263,5 +292,8 @@ def _existing(job: Job, decision: Decision) -> Result:
 
 def _failed_ambiguous(job: Job, decision: Decision) -> Result:
     return Result(
-        name=job.name, sandbox=job.sandbox, status=Outcome.FAILED, error=ambiguous_message(decision)
+        name=job.name,
+        sandbox=job.sandbox,
+        status=Outcome.FAILED,
+        error=ambiguous_message(decision),
     )

@@ -299,6 +299,41 @@ class FlowClient:
         items, _ = _page(resp.body)
         return _connection(items[0]) if items else None
 
+    async def patch_connection(
+        self, connection_id: str, *, sandbox: str, etag: str, ops: Sequence[Mapping[str, object]]
+    ) -> str | None:
+        """JSON-Patch a connection under ``If-Match: etag``; returns the new etag."""
+        resp = await self.request(
+            "patch",
+            "PATCH",
+            f"/connections/{connection_id}",
+            sandbox=sandbox,
+            json=list(ops),
+            headers={"If-Match": etag},
+        )
+        data = resp.body if isinstance(resp.body, dict) else {}
+        new_etag = data.get("etag")
+        return new_etag if isinstance(new_etag, str) else None
+
+    async def delete_connection(self, connection_id: str, *, sandbox: str) -> bool:
+        """Delete a connection; False when it was already gone (404)."""
+        try:
+            await self.request("delete", "DELETE", f"/connections/{connection_id}", sandbox=sandbox)
+        except PermanentError as exc:
+            if exc.status == 404:
+                return False
+            raise
+        return True
+
+    async def test_connection(self, connection_id: str, *, sandbox: str) -> bool | None:
+        """Whether Platform could reach the database (``GET /connections/{id}/test``)."""
+        resp = await self.request(
+            "test", "GET", f"/connections/{connection_id}/test", sandbox=sandbox
+        )
+        data = resp.body if isinstance(resp.body, dict) else {}
+        result = data.get("result")
+        return result if isinstance(result, bool) else None
+
 
 def _page(body: object) -> tuple[list[object], str | None]:
     if not isinstance(body, dict):

@@ -12,6 +12,7 @@ from enum import StrEnum
 
 from provisioner.client import Connection, FlowClient
 from provisioner.settings import ORACLE_SPEC_ID
+from provisioner.state import StateEntry
 
 __all__ = ["Action", "Decision", "Inventory", "decide", "list_inventory", "lookup_name"]
 
@@ -21,7 +22,9 @@ SPEC_FILTER = f"connectionSpec.id=={ORACLE_SPEC_ID}"
 class Action(StrEnum):
     CREATE = "create"
     EXISTS = "exists"
+    UPDATE = "update"  # exists, but the manifest's entry changed since this tool wrote it
     AMBIGUOUS = "ambiguous"
+    ORPHANED = "orphaned"  # this tool created it; the manifest no longer has it
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -31,7 +34,7 @@ class Decision:
 
     @property
     def connection_id(self) -> str | None:
-        return self.ids[0] if self.action is Action.EXISTS else None
+        return self.ids[0] if len(self.ids) == 1 else None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -71,8 +74,23 @@ async def lookup_name(client: FlowClient, *, sandbox: str, name: str) -> tuple[C
     return tuple(c for c in found if c.name == name)
 
 
-def decide(found: tuple[Connection, ...]) -> Decision:
+def decide(
+    found: tuple[Connection, ...],
+    *,
+    known: StateEntry | None = None,
+    fingerprint: str | None = None,
+) -> Decision:
+    """What to do with an entry, from the connections named like it and the state's row."""
     if not found:
         return Decision(action=Action.CREATE)
     ids = tuple(sorted(c.id for c in found))
-    return Decision(action=Action.EXISTS if len(ids) == 1 else Action.AMBIGUOUS, ids=ids)
+    if len(ids) > 1:
+        return Decision(action=Action.AMBIGUOUS, ids=ids)
+    drifted = (
+        known is not None
+        and known.connection_id == ids[0]
+        and known.fingerprint is not None
+        and fingerprint is not None
+        and known.fingerprint != fingerprint
+    )
+    return Decision(action=Action.UPDATE if drifted else Action.EXISTS, ids=ids)

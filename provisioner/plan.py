@@ -4,17 +4,26 @@ from __future__ import annotations
 
 from collections import Counter
 from dataclasses import dataclass
-from typing import TextIO
+from typing import Final, TextIO
 
-from provisioner.apply import Selection, ambiguous_message, known_entries, resolve_jobs
+from provisioner.apply import (
+    RunOptions,
+    decide_jobs,
+    known_entries,
+    orphan_jobs,
+    resolve_jobs,
+)
 from provisioner.backoff import RateController
 from provisioner.client import FlowClient
-from provisioner.discover import Action, Decision, Inventory, decide, list_inventory
+from provisioner.discover import Action, Decision, list_inventory
 from provisioner.manifest import Manifest
+from provisioner.provision import ambiguous_message
 from provisioner.settings import Settings
 from provisioner.state import StateStore
 
 __all__ = ["PlanRow", "run_plan", "write_plan"]
+
+_ACTIONS: Final = ("create", "update", "exists", "ambiguous", "orphaned", "skip")
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -28,37 +37,53 @@ class PlanRow:
         return self.decision.action.value if self.decision else "skip"
 
 
-async def run_plan(
-    manifest: Manifest, settings: Settings, selection: Selection
-) -> tuple[list[PlanRow], Inventory]:
+async def run_plan(manifest: Manifest, settings: Settings, options: RunOptions) -> list[PlanRow]:
     jobs = resolve_jobs(manifest, settings.default_sandbox)
     with StateStore.open(settings.state_path) as state:
         known = known_entries(state, settings, jobs)
-    wanted = {j.name for j in jobs if selection.wants(j, known.get(j.name))}
-    pacer = RateController(settings.limits.rate)
-    async with FlowClient(settings, pacer=pacer) as client:
+        chosen = [j for j in jobs if options.wants(j.name, known.get((j.sandbox, j.name)))]
+        fingerprints = {
+            (j.sandbox, j.name): state.fingerprint(j.spec) for j in chosen if j.spec is not None
+        }
+        orphans = orphan_jobs(state, settings, jobs, options)
+    async with FlowClient(settings, pacer=RateController(settings.limits.rate)) as client:
         await client.authenticate()
-        inventory = await list_inventory(client, {j.sandbox for j in jobs if j.name in wanted})
+        inventory = await list_inventory(client, {j.sandbox for j in chosen})
+    decided = {
+        (p.job.sandbox, p.job.name): p.decision
+        for p in decide_jobs(chosen, inventory, known, fingerprints)
+    }
     rows = [
-        PlanRow(
-            name=j.name,
-            sandbox=j.sandbox,
-            decision=decide(inventory.named(j.sandbox, j.name)) if j.name in wanted else None,
-        )
+        PlanRow(name=j.name, sandbox=j.sandbox, decision=decided.get((j.sandbox, j.name)))
         for j in jobs
     ]
-    return rows, inventory
+    rows += [
+        PlanRow(
+            name=o.name,
+            sandbox=o.sandbox,
+            decision=Decision(action=Action.ORPHANED, ids=(o.connection_id or "",)),
+        )
+        for o in orphans
+    ]
+    return rows
 
 
 def _detail(row: PlanRow) -> str:
     decision = row.decision
     if decision is None:
         return "not selected"
-    if decision.action is Action.EXISTS:
-        return f"exists ({decision.ids[0]})"
-    if decision.action is Action.AMBIGUOUS:
-        return f"ambiguous: {ambiguous_message(decision)}"
-    return "will be created"
+    ids = ", ".join(decision.ids)
+    match decision.action:
+        case Action.CREATE:
+            return "will be created"
+        case Action.EXISTS:
+            return f"exists ({ids})"
+        case Action.UPDATE:
+            return f"changed since it was written; will be updated ({ids})"
+        case Action.ORPHANED:
+            return f"no longer in the manifest; apply --prune deletes it ({ids})"
+        case _:
+            return ambiguous_message(decision)
 
 
 def write_plan(rows: list[PlanRow], out: TextIO) -> None:
@@ -66,5 +91,5 @@ def write_plan(rows: list[PlanRow], out: TextIO) -> None:
     for row in rows:
         out.write(f"{row.action:<9}  {row.name:<{width}}  [{row.sandbox}]  {_detail(row)}\n")
     counts = Counter(row.action for row in rows)
-    totals = ", ".join(f"{counts[a]} {a}" for a in ("create", "exists", "ambiguous", "skip"))
+    totals = ", ".join(f"{counts[a]} {a}" for a in _ACTIONS if counts[a] or a == "create")
     out.write(f"\nPlan: {len(rows)} entries: {totals}\n")

@@ -9,6 +9,7 @@ import random
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from enum import StrEnum
 from typing import Protocol
 
 import structlog
@@ -20,21 +21,30 @@ from provisioner.manifest import DatabaseSpec
 from provisioner.report import Outcome, Result
 from provisioner.settings import Backoff
 
-__all__ = ["Job", "Pool", "PoolConfig", "Provisioned", "Provisioner"]
+__all__ = ["Job", "JobKind", "Pool", "PoolConfig", "Provisioned", "Provisioner"]
 
 log = structlog.get_logger(__name__)
 
 
+class JobKind(StrEnum):
+    CREATE = "create"
+    UPDATE = "update"
+    DELETE = "delete"
+
+
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Job:
-    """One manifest entry with its resolved sandbox."""
+    """One unit of work: an entry to create or update (with its spec), or a connection to delete."""
 
-    spec: DatabaseSpec
+    name: str
     sandbox: str
+    kind: JobKind = JobKind.CREATE
+    spec: DatabaseSpec | None = None
+    connection_id: str | None = None
 
-    @property
-    def name(self) -> str:
-        return self.spec.name
+    @classmethod
+    def of(cls, spec: DatabaseSpec, sandbox: str) -> Job:
+        return cls(name=spec.name, sandbox=sandbox, spec=spec)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -42,6 +52,7 @@ class Provisioned:
     status: Outcome
     connection_id: str | None
     http_status: int | None = None
+    verified: bool | None = None
 
 
 class Provisioner(Protocol):
@@ -71,6 +82,7 @@ def _failed(job: Job, tries: _Attempts, elapsed_ms: int, message: str) -> Result
         name=job.name,
         sandbox=job.sandbox,
         status=Outcome.FAILED,
+        connection_id=job.connection_id,
         attempts=tries.count,
         http_status=last.status if last else None,
         error=message,
@@ -104,7 +116,7 @@ class Pool:
         self._wake = asyncio.Event()
         self._idle = asyncio.Event()
         self._active = 0
-        self._done: set[str] = set()
+        self._done: set[tuple[str, str]] = set()
 
     @property
     def stopping(self) -> bool:
@@ -127,7 +139,7 @@ class Pool:
                 workers = [tg.create_task(self._worker(queue)) for _ in range(self._active)]
                 tg.create_task(self._guard(workers))
         for job in jobs:
-            if job.name not in self._done:
+            if (job.sandbox, job.name) not in self._done:
                 self._emit(Result(name=job.name, sandbox=job.sandbox, status=Outcome.SKIPPED))
 
     async def _guard(self, workers: list[asyncio.Task[None]]) -> None:
@@ -158,7 +170,7 @@ class Pool:
                 self._wake.set()
 
     def _emit(self, result: Result) -> None:
-        self._done.add(result.name)
+        self._done.add((result.sandbox, result.name))
         self._on_result(result)
 
     async def _run_one(self, job: Job) -> None:
@@ -177,6 +189,7 @@ class Pool:
             name=job.name,
             sandbox=job.sandbox,
             status=Outcome.SKIPPED,
+            connection_id=job.connection_id,
             attempts=tries.count,
             error="interrupted",
             duration_ms=_ms_since(started),
@@ -219,6 +232,7 @@ class Pool:
                 attempts=tries.count,
                 http_status=done.http_status,
                 duration_ms=_ms_since(started),
+                verified=done.verified,
             )
 
     def _refuse_retry(self, exc: RetryableError, tries: _Attempts) -> str | None:

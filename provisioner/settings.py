@@ -137,10 +137,14 @@ class Settings:
     def token_url(self) -> str:
         return self.ims_url.rstrip("/") + "/ims/token/v3"
 
+    @property
+    def target_base(self) -> str:
+        """The state's key for this platform and org (or emulator data file)."""
+        return self.target_key or f"{self.platform_url.rstrip('/')}|{self.credentials.org_id}"
+
     def target(self, sandbox: str) -> str:
         """The state database's key for a sandbox of this target."""
-        base = self.target_key or f"{self.platform_url.rstrip('/')}|{self.credentials.org_id}"
-        return f"{base}|{sandbox}"
+        return f"{self.target_base}|{sandbox}"
 
 
 def environment() -> Mapping[str, str]:

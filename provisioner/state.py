@@ -159,6 +159,24 @@ class StateStore:
             for row in rows
         }
 
+    def orphans(self, base: str, keep: set[tuple[str, str]]) -> list[tuple[str, StateEntry]]:
+        """Rows of targets under ``base`` that this tool created and ``keep`` does not name,
+        as (target, entry)."""
+        rows = self._conn.execute(
+            "SELECT target, name FROM entries WHERE substr(target, 1, ?) = ?"
+            " AND created_by_us = 1 AND connection_id IS NOT NULL AND outcome != 'deleted'",
+            (len(base) + 1, base + "|"),
+        ).fetchall()
+        found = []
+        for target, name in rows:
+            if (target, name) not in keep:
+                found.append((target, self.entries(target)[name]))
+        return sorted(found, key=lambda pair: (pair[0], pair[1].name))
+
+    def forget(self, target: str, name: str) -> None:
+        """Drop an entry's row (its connection was deleted on purpose)."""
+        self._conn.execute("DELETE FROM entries WHERE target = ? AND name = ?", (target, name))
+
     def record(
         self, target: str, result: Result, *, run_id: str, fingerprint: str | None = None
     ) -> None:

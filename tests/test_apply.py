@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from provisioner.apply import ApplyRun, Selection
+from provisioner.apply import ApplyRun, RunOptions
 from provisioner.emulator.faults import FaultPlan, RequestKind
 from provisioner.report import Outcome
 from tests.conftest import EmulatorFactory, make_settings
@@ -18,7 +18,7 @@ async def test_apply_creates_each_entry_once_under_errors_and_rate_limit(
     plan = FaultPlan(error_rate=0.2, rate_limit=50, seed=7)
     async with start_emulator(plan) as emu:
         settings = make_settings(emu, tmp_path, concurrency=16)
-        run = ApplyRun(manifest(tmp_path, many(200)), settings, Selection())
+        run = ApplyRun(manifest(tmp_path, many(200)), settings, RunOptions())
         report = await run.execute()
         assert report.summary.created == 200, [r.error for r in report.results if not r.ok][:5]
         stored = emu.store.connections()
@@ -35,10 +35,10 @@ async def test_second_apply_sends_no_create_and_reports_existing(
     async with start_emulator(FaultPlan()) as emu:
         settings = make_settings(emu, tmp_path)
         entries = many(30)
-        first = await ApplyRun(manifest(tmp_path, entries), settings, Selection()).execute()
+        first = await ApplyRun(manifest(tmp_path, entries), settings, RunOptions()).execute()
         assert first.summary.created == 30
         emu.stats.clear()
-        second = await ApplyRun(manifest(tmp_path, entries), settings, Selection()).execute()
+        second = await ApplyRun(manifest(tmp_path, entries), settings, RunOptions()).execute()
         assert second.summary.existing == 30
         assert {r.connection_id for r in second.results} == {r.connection_id for r in first.results}
         assert emu.stats.requests[RequestKind.CREATE] == 0
@@ -52,7 +52,7 @@ async def test_non_retryable_rejection_fails_at_once_with_the_api_message(
     # so send through a spec whose connection string lacks the target
     object.__setattr__(bad, "sid", "")
     settings = make_settings(emulator, tmp_path)
-    report = await ApplyRun(manifest(tmp_path, [bad]), settings, Selection()).execute()
+    report = await ApplyRun(manifest(tmp_path, [bad]), settings, RunOptions()).execute()
     result = report.results[0]
     assert result.status is Outcome.FAILED
     assert result.attempts == 1
@@ -63,6 +63,6 @@ async def test_non_retryable_rejection_fails_at_once_with_the_api_message(
 
 async def test_report_lists_created_ids_and_state_records_them(emulator, tmp_path: Path) -> None:
     settings = make_settings(emulator, tmp_path)
-    report = await ApplyRun(manifest(tmp_path, many(3)), settings, Selection()).execute()
+    report = await ApplyRun(manifest(tmp_path, many(3)), settings, RunOptions()).execute()
     data = json.dumps([r.connection_id for r in report.results])
     assert all(r.connection_id for r in report.results), data

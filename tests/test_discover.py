@@ -8,7 +8,7 @@ from pathlib import Path
 import aiohttp
 import pytest
 
-from provisioner.apply import ApplyRun, Selection
+from provisioner.apply import ApplyRun, RunOptions
 from provisioner.emulator.faults import FaultPlan, RequestKind
 from provisioner.emulator.server import RunningEmulator
 from provisioner.emulator.testing import EmulatorCaller, oracle_body
@@ -46,9 +46,9 @@ async def test_odd_names_are_matched_exactly_and_never_created_twice(
 ) -> None:
     settings = make_settings(emulator, tmp_path)
     specs = [spec(n) for n in ODD_NAMES]
-    first = await ApplyRun(manifest(tmp_path, specs), settings, Selection()).execute()
+    first = await ApplyRun(manifest(tmp_path, specs), settings, RunOptions()).execute()
     assert first.summary.created == len(ODD_NAMES)
-    second = await ApplyRun(manifest(tmp_path, specs), settings, Selection()).execute()
+    second = await ApplyRun(manifest(tmp_path, specs), settings, RunOptions()).execute()
     assert second.summary.existing == len(ODD_NAMES)
     by_name = {r.name: r.connection_id for r in first.results}
     assert {r.name: r.connection_id for r in second.results} == by_name
@@ -60,9 +60,9 @@ async def test_rerun_of_finished_manifest_lists_ceil_n_over_page_pages_and_sends
 ) -> None:
     settings = make_settings(emulator, tmp_path)
     entries = many(250)
-    await ApplyRun(manifest(tmp_path, entries), settings, Selection()).execute()
+    await ApplyRun(manifest(tmp_path, entries), settings, RunOptions()).execute()
     emulator.stats.clear()
-    report = await ApplyRun(manifest(tmp_path, entries), settings, Selection()).execute()
+    report = await ApplyRun(manifest(tmp_path, entries), settings, RunOptions()).execute()
     assert report.summary.existing == 250
     assert emulator.stats.requests[RequestKind.CREATE] == 0
     assert emulator.stats.requests[RequestKind.LIST] <= math.ceil(250 / 100)
@@ -74,7 +74,7 @@ async def test_several_connections_with_the_entry_name_fail_the_entry_listing_th
     ids = {await _create_directly(emulator, "twin") for _ in range(2)}
     settings = make_settings(emulator, tmp_path)
     report = await ApplyRun(
-        manifest(tmp_path, [spec("twin"), spec("single")]), settings, Selection()
+        manifest(tmp_path, [spec("twin"), spec("single")]), settings, RunOptions()
     ).execute()
     twin, single = report.results
     assert twin.status is Outcome.FAILED
@@ -90,7 +90,7 @@ async def test_existing_connection_made_elsewhere_is_adopted_not_created(
     made = await _create_directly(emulator, "already-there")
     settings = make_settings(emulator, tmp_path)
     report = await ApplyRun(
-        manifest(tmp_path, [spec("already-there")]), settings, Selection()
+        manifest(tmp_path, [spec("already-there")]), settings, RunOptions()
     ).execute()
     assert report.results[0].status is Outcome.EXISTING
     assert report.results[0].connection_id == made
@@ -101,7 +101,7 @@ async def test_lost_create_answers_are_looked_up_not_sent_again(
 ) -> None:
     async with start_emulator(FaultPlan(reset_rate=0.3, seed=3)) as emu:
         settings = make_settings(emu, tmp_path)
-        report = await ApplyRun(manifest(tmp_path, many(60)), settings, Selection()).execute()
+        report = await ApplyRun(manifest(tmp_path, many(60)), settings, RunOptions()).execute()
         assert report.summary.created == 60
         assert emu.stats.resets > 0
         assert len(emu.store.connections()) == 60
@@ -115,10 +115,10 @@ async def test_filters_act_on_selected_entries_and_skip_the_rest(
     settings = make_settings(emulator, tmp_path)
     good, bad = spec("good"), spec("bad")
     object.__setattr__(bad, "sid", "")  # the emulator rejects an empty Sid: a failure
-    await ApplyRun(manifest(tmp_path, [good, bad]), settings, Selection()).execute()
-    selection = Selection(only=("bad",)) if flag == "only" else Selection(retry_failed=True)
+    await ApplyRun(manifest(tmp_path, [good, bad]), settings, RunOptions()).execute()
+    options = RunOptions(only=("bad",)) if flag == "only" else RunOptions(retry_failed=True)
     object.__setattr__(bad, "sid", "FIXED")
-    report = await ApplyRun(manifest(tmp_path, [good, bad]), settings, selection).execute()
+    report = await ApplyRun(manifest(tmp_path, [good, bad]), settings, options).execute()
     statuses = {r.name: r.status for r in report.results}
     assert statuses == {"good": Outcome.SKIPPED, "bad": Outcome.CREATED}
     assert emulator.store.count_by_name("good") == 1

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from provisioner.apply import ApplyRun, Selection
+from provisioner.apply import ApplyRun, RunOptions
 from provisioner.emulator.faults import FaultPlan
 from provisioner.settings import Backoff
 from tests.conftest import EmulatorFactory, make_settings
@@ -26,7 +26,7 @@ async def test_rate_far_above_a_40_per_s_limit_without_retry_after_keeps_429s_un
             rate=400,
             backoff=Backoff(base=0.05, cap=1.0, max_attempts=8),
         )
-        run = ApplyRun(manifest(tmp_path, many(400)), settings, Selection())
+        run = ApplyRun(manifest(tmp_path, many(400)), settings, RunOptions())
         report = await run.execute()
         assert report.summary.created == 400
         assert len(emu.store.connections()) == 400
