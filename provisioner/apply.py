@@ -162,6 +162,7 @@ class ApplyRun:
         self._pool: Pool | None = None
         self._state: StateStore | None = None
         self._fingerprints: dict[Key, str] = {}
+        self._intents: dict[Key, str | None] = {}  # creates sent earlier, outcome unrecorded
 
     @property
     def report_path(self) -> Path:
@@ -211,6 +212,9 @@ class ApplyRun:
         self._fingerprints = {
             (j.sandbox, j.name): state.fingerprint(j.spec) for j in chosen if j.spec is not None
         }
+        for sandbox in {j.sandbox for j in chosen}:
+            for name, fp in state.intents(self.settings.target(sandbox)).items():
+                self._intents[(sandbox, name)] = fp
         async with FlowClient(self.settings, pacer=self.pacer) as client:
             await client.authenticate()
             inventory = await list_inventory(client, {j.sandbox for j in chosen})
@@ -218,7 +222,9 @@ class ApplyRun:
             if self.interrupted:
                 return
             self._pool = Pool(
-                ConnectionProvisioner(client, verify=self.options.verify),
+                ConnectionProvisioner(
+                    client, verify=self.options.verify, before_create=self._intend
+                ),
                 pool_config(self.settings),
                 on_result=self._record,
                 budget=RetryBudget(),
@@ -247,17 +253,30 @@ class ApplyRun:
                 self._record(_failed_ambiguous(job, decision))
         return work
 
+    def _intend(self, job: Job) -> None:
+        if self._state is not None:
+            self._state.intend(
+                self.settings.target(job.sandbox),
+                job.name,
+                fingerprint=self._fingerprints.get((job.sandbox, job.name)),
+                run_id=self.run_id,
+            )
+
     def _remember(self, result: Result) -> None:
         if self._state is None or result.status is Outcome.SKIPPED:
             return
+        key = (result.sandbox, result.name)
         target = self.settings.target(result.sandbox)
         if result.status is Outcome.DELETED:
             self._state.forget(target, result.name)
             return
         fingerprint = None
+        ours = result.status is Outcome.EXISTING and key in self._intents
         if result.status in (Outcome.CREATED, Outcome.UPDATED):
-            fingerprint = self._fingerprints.get((result.sandbox, result.name))
-        self._state.record(target, result, run_id=self.run_id, fingerprint=fingerprint)
+            fingerprint = self._fingerprints.get(key)
+        elif ours:  # an earlier run's create, whose answer was lost with its process
+            fingerprint = self._intents[key]
+        self._state.record(target, result, run_id=self.run_id, fingerprint=fingerprint, ours=ours)
 
     def _record(self, result: Result) -> None:
         self.results[(result.sandbox, result.name)] = result

@@ -16,6 +16,7 @@ import json
 import os
 import secrets
 import sqlite3
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -45,7 +46,17 @@ CREATE TABLE IF NOT EXISTS entries (
     updated_at    TEXT NOT NULL,
     PRIMARY KEY (target, name)
 );
+CREATE TABLE IF NOT EXISTS intents (
+    target      TEXT NOT NULL,
+    name        TEXT NOT NULL,
+    fingerprint TEXT,
+    run_id      TEXT,
+    at          TEXT NOT NULL,
+    PRIMARY KEY (target, name)
+);
 """
+
+_COLUMNS: Final = "name, connection_id, outcome, attempts, last_error, fingerprint, created_by_us"
 
 _UPSERT: Final = """
 INSERT INTO entries (target, name, connection_id, outcome, attempts, http_status, last_error,
@@ -140,47 +151,86 @@ class StateStore:
         message = json.dumps(fields, ensure_ascii=False).encode()
         return hmac.new(self._key, message, hashlib.sha256).hexdigest()
 
-    def entries(self, target: str) -> dict[str, StateEntry]:
-        rows = self._conn.execute(
-            "SELECT name, connection_id, outcome, attempts, last_error, fingerprint, created_by_us"
-            " FROM entries WHERE target = ?",
-            (target,),
+    @contextlib.contextmanager
+    def _transaction(self) -> Iterator[None]:
+        self._conn.execute("BEGIN IMMEDIATE")
+        try:
+            yield
+        except BaseException:
+            self._conn.execute("ROLLBACK")
+            raise
+        self._conn.execute("COMMIT")
+
+    @staticmethod
+    def _entry(row: tuple[object, ...]) -> StateEntry:
+        name, connection_id, outcome, attempts, last_error, fingerprint, ours = row
+        return StateEntry(
+            name=str(name),
+            connection_id=connection_id if isinstance(connection_id, str) else None,
+            outcome=Outcome(str(outcome)),
+            attempts=attempts if isinstance(attempts, int) else 0,
+            last_error=last_error if isinstance(last_error, str) else None,
+            fingerprint=fingerprint if isinstance(fingerprint, str) else None,
+            created_by_us=bool(ours),
         )
-        return {
-            row[0]: StateEntry(
-                name=row[0],
-                connection_id=row[1],
-                outcome=Outcome(row[2]),
-                attempts=row[3],
-                last_error=row[4],
-                fingerprint=row[5],
-                created_by_us=bool(row[6]),
-            )
-            for row in rows
-        }
+
+    def entries(self, target: str) -> dict[str, StateEntry]:
+        rows = self._conn.execute(f"SELECT {_COLUMNS} FROM entries WHERE target = ?", (target,))
+        return {entry.name: entry for entry in map(self._entry, rows)}
 
     def orphans(self, base: str, keep: set[tuple[str, str]]) -> list[tuple[str, StateEntry]]:
         """Rows of targets under ``base`` that this tool created and ``keep`` does not name,
         as (target, entry)."""
         rows = self._conn.execute(
-            "SELECT target, name FROM entries WHERE substr(target, 1, ?) = ?"
-            " AND created_by_us = 1 AND connection_id IS NOT NULL AND outcome != 'deleted'",
+            f"SELECT target, {_COLUMNS} FROM entries WHERE substr(target, 1, ?) = ?"
+            " AND created_by_us = 1 AND connection_id IS NOT NULL ORDER BY target, name",
             (len(base) + 1, base + "|"),
-        ).fetchall()
-        found = []
-        for target, name in rows:
-            if (target, name) not in keep:
-                found.append((target, self.entries(target)[name]))
-        return sorted(found, key=lambda pair: (pair[0], pair[1].name))
+        )
+        found = [(str(row[0]), self._entry(row[1:])) for row in rows]
+        return [(target, entry) for target, entry in found if (target, entry.name) not in keep]
+
+    def intend(self, target: str, name: str, *, fingerprint: str | None, run_id: str) -> None:
+        """Note that a create is about to be sent: if its answer is lost and the process dies,
+        the next run knows the connection it finds under this name is ours."""
+        self._conn.execute(
+            "INSERT OR REPLACE INTO intents (target, name, fingerprint, run_id, at)"
+            " VALUES (?, ?, ?, ?, ?)",
+            (target, name, fingerprint, run_id, _now()),
+        )
+
+    def intents(self, target: str) -> dict[str, str | None]:
+        """Creates sent (or about to be) whose outcome was never recorded: name -> fingerprint."""
+        rows = self._conn.execute(
+            "SELECT name, fingerprint FROM intents WHERE target = ?", (target,)
+        )
+        return {str(name): fp for name, fp in rows}
 
     def forget(self, target: str, name: str) -> None:
         """Drop an entry's row (its connection was deleted on purpose)."""
         self._conn.execute("DELETE FROM entries WHERE target = ? AND name = ?", (target, name))
+        self._conn.execute("DELETE FROM intents WHERE target = ? AND name = ?", (target, name))
 
     def record(
-        self, target: str, result: Result, *, run_id: str, fingerprint: str | None = None
+        self,
+        target: str,
+        result: Result,
+        *,
+        run_id: str,
+        fingerprint: str | None = None,
+        ours: bool = False,
     ) -> None:
-        """Write one entry's outcome now (one small transaction)."""
+        """Write one entry's outcome now. ``ours``: this tool created the connection (an earlier
+        run's create whose answer was lost, found now)."""
+        with self._transaction():
+            self._upsert(target, result, run_id=run_id, fingerprint=fingerprint, ours=ours)
+            if result.ok:
+                self._conn.execute(
+                    "DELETE FROM intents WHERE target = ? AND name = ?", (target, result.name)
+                )
+
+    def _upsert(
+        self, target: str, result: Result, *, run_id: str, fingerprint: str | None, ours: bool
+    ) -> None:
         self._conn.execute(
             _UPSERT,
             {
@@ -192,7 +242,7 @@ class StateStore:
                 "http_status": result.http_status,
                 "last_error": result.error,
                 "fingerprint": fingerprint,
-                "created_by_us": int(result.status is Outcome.CREATED),
+                "created_by_us": int(ours or result.status is Outcome.CREATED),
                 "run_id": run_id,
                 "now": _now(),
             },

@@ -13,6 +13,7 @@ from pathlib import Path
 from provisioner.emulator.faults import FaultPlan
 from provisioner.emulator.server import RunningEmulator, running_emulator
 from provisioner.reportio import load_report
+from provisioner.state import StateStore
 from tests.helpers import write_manifest
 
 ENTRIES = 500
@@ -100,3 +101,8 @@ async def test_sigkill_mid_run_then_reruns_leave_exactly_one_connection_per_entr
         final = load_report(report)
         assert final.summary.total == ENTRIES
         assert {r.connection_id for r in final.results} == {c.id for c in stored}
+        with StateStore.open(tmp_path / ".provisioner" / "state.db") as state:
+            rows = state.entries(f"{emu.base_url}|CHAOS@AdobeOrg|prod")
+        assert len(rows) == ENTRIES
+        assert all(row.created_by_us for row in rows.values())  # even creates lost to SIGKILL
+        assert {row.connection_id for row in rows.values()} == {c.id for c in stored}
