@@ -26,7 +26,8 @@ typecheck: $(STAMP)
 	$(BIN)/mypy
 
 unit: $(STAMP)
-	$(BIN)/pytest -q -p no:cacheprovider
+	$(BIN)/pytest -q -p no:cacheprovider --cov=provisioner --cov-branch \
+	  --cov-report=term:skip-covered --cov-fail-under=95
 
 test: lint typecheck unit
 

@@ -58,19 +58,31 @@ def _flow(body: dict[str, object], status: int) -> ApiError | None:
     )
 
 
+def _code(value: object) -> str | None:
+    """An error code worth showing: a non-empty string or an integer."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int):
+        return str(value)
+    return _text(value)
+
+
+def _coded(body: dict[str, object], status: int, code_key: str, text_key: str) -> ApiError | None:
+    code, message = _code(body.get(code_key)), _text(body.get(text_key))
+    if code is None and message is None:
+        return None
+    return ApiError(status=status, code=code, message=message or code or "")
+
+
 def _other(body: dict[str, object], status: int) -> ApiError | None:
-    if "error_code" in body:
-        code = str(body["error_code"])
-        return ApiError(status=status, code=code, message=_text(body.get("message")) or code)
-    if "error" in body:  # IMS / OAuth
-        code = str(body["error"])
-        return ApiError(
-            status=status, code=code, message=_text(body.get("error_description")) or code
-        )
+    gateway = _coded(body, status, "error_code", "message")  # gateway
+    oauth = _coded(body, status, "error", "error_description")  # IMS / OAuth
+    if gateway or oauth:
+        return gateway or oauth
     title, detail = _text(body.get("title")), _text(body.get("detail"))
     if title or detail:
         return ApiError(status=status, code=title, message=detail or title or "")
-    message = _text(body.get("errorMessage")) or _text(body.get("message"))
+    message = _text(body.get("errorMessage"))
     if message:
         return ApiError(status=status, code=None, message=message)
     return None

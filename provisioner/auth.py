@@ -14,6 +14,7 @@ from typing import Final, Protocol
 
 import structlog
 
+from provisioner.errors import ProvisionerError
 from provisioner.secrets import Secret
 from provisioner.settings import Credentials
 
@@ -73,6 +74,8 @@ class ImsTokenCache:
         self._lock = asyncio.Lock()
         self._token: Secret | None = None
         self._refresh_at = 0.0
+        self._tries = 0
+        self._failure: ProvisionerError | None = None
         self.fetches = 0
 
     def _current(self) -> Secret | None:
@@ -84,11 +87,21 @@ class ImsTokenCache:
         current = self._current()
         if current is not None:
             return current
+        tried_before = self._tries
         async with self._lock:
             current = self._current()
             if current is not None:
                 return current
-            grant = await self._fetch()
+            if self._tries > tried_before and self._failure is not None:
+                raise self._failure  # a fetch failed while we waited: share it, don't repeat
+            try:
+                grant = await self._fetch()
+            except ProvisionerError as exc:
+                self._failure = exc
+                raise
+            finally:
+                self._tries += 1  # counted when done: callers that waited on it share its end
+            self._failure = None
             self.fetches += 1
             margin = min(_MAX_MARGIN, grant.expires_in * _MARGIN_SHARE)
             self._token = grant.token

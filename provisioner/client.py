@@ -14,6 +14,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from types import TracebackType
 from typing import Final, Protocol, Self
+from urllib.parse import urlsplit
 
 import aiohttp
 import structlog
@@ -90,9 +91,11 @@ def _connection(item: object) -> Connection | None:
     )
 
 
-def _transport_error(exc: BaseException, *, kind: str) -> RetryableError:
+def _transport_error(exc: BaseException, *, kind: str) -> RetryableError | PermanentError:
     """A request that got no answer. Whether the body reached the server is unknown,
     except when the connection could not even be opened."""
+    if isinstance(exc, aiohttp.ClientConnectorCertificateError | aiohttp.ClientSSLError):
+        return PermanentError(f"{kind} request failed TLS verification", sent=False)
     sent = not isinstance(exc, aiohttp.ClientConnectorError)
     if isinstance(exc, TimeoutError):
         reason = "timed out"
@@ -183,6 +186,17 @@ class FlowClient:
         """Get a token now, so that bad credentials stop the run before anything is sent."""
         await self.tokens.token()
 
+    def _url(self, path: str) -> str:
+        """``path`` under the Flow Service. A link the server gives may be absolute, but never
+        to another origin: the token is not sent anywhere else."""
+        base = self._settings.flow_url
+        if not path.startswith(("http://", "https://")):
+            return base + path
+        link, ours = urlsplit(path), urlsplit(base)
+        if (link.scheme, link.netloc) != (ours.scheme, ours.netloc):
+            raise PermanentError(f"refusing to follow a link to another host: {link.netloc}")
+        return path
+
     async def request(
         self,
         kind: str,
@@ -195,7 +209,7 @@ class FlowClient:
         headers: Mapping[str, str] | None = None,
     ) -> Response:
         """One Flow Service call: pace, auth (one retry after a 401), map errors."""
-        url = path if path.startswith("http") else self._settings.flow_url + path
+        url = self._url(path)
         call = _Call(kind=kind, method=method, url=url, sandbox=sandbox, json=json, params=params)
         for auth_attempt in (1, 2):
             token = await self.tokens.token()
@@ -275,6 +289,7 @@ class FlowClient:
         params: list[tuple[str, str]] | None = [("property", f) for f in filters]
         path = "/connections"
         found: list[Connection] = []
+        seen: set[str] = set()
         while True:
             page = functools.partial(
                 self.request, "list", "GET", path, sandbox=sandbox, params=params
@@ -284,6 +299,9 @@ class FlowClient:
             found.extend(c for c in map(_connection, items) if c is not None)
             if not next_href:
                 return found
+            if next_href in seen:
+                raise PermanentError(f"listing loops: page link repeats after {len(seen)} pages")
+            seen.add(next_href)
             path, params = next_href, None
 
     async def get_connection(self, connection_id: str, *, sandbox: str) -> Connection | None:

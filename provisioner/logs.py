@@ -25,11 +25,17 @@ _SECRET_WORDS: Final = ("password", "secret", "token", "connectionstring", "auth
 def _mask_secrets(
     _logger: object, _name: str, event: MutableMapping[str, object]
 ) -> MutableMapping[str, object]:
-    for key in list(event):
-        lowered = key.lower().replace("_", "")
-        if any(word in lowered for word in _SECRET_WORDS):
+    for key, value in list(event.items()):
+        if _secret_name(key):
             event[key] = MASK
+        elif isinstance(value, dict):
+            event[key] = {k: MASK if _secret_name(str(k)) else v for k, v in value.items()}
     return event
+
+
+def _secret_name(key: str) -> bool:
+    lowered = key.lower().replace("_", "").replace("-", "")
+    return any(word in lowered for word in _SECRET_WORDS)
 
 
 class _StderrLogger:

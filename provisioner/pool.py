@@ -216,6 +216,8 @@ class Pool:
                 return _failed(job, tries, _ms_since(started), exc.message)
             except RetryableError as exc:
                 tries.last = exc
+                if self._stopping:
+                    return self._skipped(job, tries, started)
                 refusal = self._refuse_retry(exc, tries)
                 if refusal is not None:
                     return _failed(job, tries, _ms_since(started), refusal)
@@ -239,8 +241,6 @@ class Pool:
         """Why no further attempt is made, or None to retry."""
         if tries.count >= self._config.backoff.max_attempts:
             return f"gave up after {tries.count} attempts: {exc.message}"
-        if self._stopping:
-            return f"stopped after {tries.count} attempt(s): {exc.message}"
         paid = self._budget.try_spend(exc)
         if paid is None:
             log.warning("retry_budget_exhausted", attempt=tries.count)

@@ -189,7 +189,8 @@ def credentials_from_env(env: Mapping[str, str]) -> Credentials:
         missing.append("AEP_CLIENT_SECRET (or AEP_ACCESS_TOKEN)")
     if missing:
         raise ConfigError("missing environment variables: " + ", ".join(missing))
-    scopes = tuple(s.strip() for s in env.get("AEP_SCOPES", DEFAULT_SCOPES).split(",") if s.strip())
+    raw_scopes = env.get("AEP_SCOPES", "").strip() or DEFAULT_SCOPES
+    scopes = tuple(s.strip() for s in raw_scopes.split(",") if s.strip())
     return Credentials(
         client_id=client_id,
         client_secret=Secret(secret) if secret else None,

@@ -3,9 +3,9 @@ settings aimed at it."""
 
 from __future__ import annotations
 
+import logging
 from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import AbstractAsyncContextManager
-import logging
 from pathlib import Path
 
 import pytest

@@ -226,3 +226,22 @@ def test_any_flow_or_problem_shaped_object_gives_a_non_empty_message(
     error = parse(400, body)
     assert error.message
     assert str(error)
+
+
+@pytest.mark.parametrize(
+    ("body", "code", "message"),
+    [
+        ({"error": ""}, None, '{"error": ""}'),
+        ({"error_code": None, "message": "Missing header"}, None, "Missing header"),
+        ({"error": None, "error_description": "bad scope"}, None, "bad scope"),
+        ({"error": {"code": "x"}, "error_description": "nested"}, None, "nested"),
+        ({"error_code": 403003, "message": "Api Key is invalid"}, "403003", "Api Key is invalid"),
+    ],
+)
+def test_empty_or_odd_codes_never_become_none_or_reprs(
+    body: dict[str, object], code: str | None, message: str
+) -> None:
+    error = parse_error_body(400, json.dumps(body))
+    assert error.code == code
+    assert error.message == message
+    assert "None" not in str(error)

@@ -177,3 +177,31 @@ def test_request_headers_carry_token_client_org_and_sandbox() -> None:
 def test_token_grant_does_not_show_the_token() -> None:
     grant = TokenGrant(token=Secret("tok-canary-91"), expires_in=10.0)
     assert "tok-canary-91" not in repr(grant)
+
+
+async def test_a_failed_fetch_is_shared_by_every_waiter_not_repeated() -> None:
+    from provisioner.errors import RetryableError
+
+    calls = 0
+    entered, release = asyncio.Event(), asyncio.Event()
+
+    async def failing() -> TokenGrant:
+        nonlocal calls
+        calls += 1
+        entered.set()
+        await release.wait()
+        raise RetryableError("IMS answered 503", status=503)
+
+    cache = ImsTokenCache(failing)
+    waiters = [asyncio.create_task(cache.token()) for _ in range(20)]
+    await entered.wait()  # the first is fetching; the others queued on the lock before it
+    release.set()
+    outcomes = await asyncio.gather(*waiters, return_exceptions=True)
+    assert calls == 1
+    assert all(isinstance(o, RetryableError) for o in outcomes)
+
+    async def working() -> TokenGrant:
+        return TokenGrant(token=Secret("fresh"), expires_in=3600.0)
+
+    cache._fetch = working  # the next call, after the failure, tries again
+    assert (await cache.token()).reveal() == "fresh"

@@ -710,3 +710,37 @@ async def test_wire_headers_ims_form_and_json_content_type() -> None:
     assert flow_headers["x-gw-ims-org-id"] == ORG
     assert flow_headers["x-sandbox-name"] == "prod"
     assert json.loads(flow_body) == BODY
+
+
+async def test_list_refuses_a_next_link_to_another_host(client: FlowClient, http: FakeHttp) -> None:
+    http.get(
+        CONNECTIONS,
+        payload={"items": [], "_links": {"next": {"href": "https://evil.example/collect"}}},
+    )
+    with pytest.raises(PermanentError, match=r"another host: evil\.example"):
+        await client.list_connections(sandbox="prod")
+    assert all("evil.example" not in str(url) for (_, url) in http.requests)
+
+
+async def test_list_stops_when_a_page_links_to_itself(client: FlowClient, http: FakeHttp) -> None:
+    loop_link = {"items": [], "_links": {"next": {"href": "/connections?continuationToken=same"}}}
+    http.get(CONNECTIONS, payload=loop_link)
+    http.get(CONNECTIONS + "?continuationToken=same", payload=loop_link, repeat=True)
+    with pytest.raises(PermanentError, match="loops"):
+        await client.list_connections(sandbox="prod")
+
+
+async def test_new_write_calls_send_if_match_and_map_404_and_test_result(
+    client: FlowClient, http: FakeHttp
+) -> None:
+    http.patch(CONNECTIONS + "/c1", status=200, payload={"id": "c1", "etag": '"e2"'})
+    etag = await client.patch_connection("c1", sandbox="prod", etag='"e1"', ops=[{"op": "x"}])
+    assert etag == '"e2"'
+    sent = http.requests[("PATCH", URL(CONNECTIONS + "/c1"))][0]
+    assert sent.kwargs["headers"]["If-Match"] == '"e1"'
+    http.delete(CONNECTIONS + "/c1", status=204)
+    assert await client.delete_connection("c1", sandbox="prod") is True
+    http.delete(CONNECTIONS + "/gone", status=404, payload={"type": "x/FLOW-1101-404"})
+    assert await client.delete_connection("gone", sandbox="prod") is False
+    http.get(CONNECTIONS + "/c1/test", payload={"result": False})
+    assert await client.test_connection("c1", sandbox="prod") is False

@@ -128,3 +128,11 @@ class FakeTty(io.StringIO):
 def test_default_format_is_console_on_a_tty_and_json_otherwise() -> None:
     assert default_log_format(FakeTty()) == "console"
     assert default_log_format(io.StringIO()) == "json"
+
+
+def test_secret_named_keys_inside_a_dict_field_are_masked_too() -> None:
+    out = io.StringIO()
+    configure_logging(fmt="json", stream=out)
+    structlog.get_logger().info("sent", headers={"Authorization": "Bearer x", "x-api-key": "k"})
+    event = json.loads(out.getvalue())
+    assert event["headers"] == {"Authorization": MASK, "x-api-key": "k"}

@@ -486,3 +486,17 @@ async def test_no_retry_scheduled_event_when_nothing_is_retried(
     prov = ScriptedProvisioner({"b": [PermanentError("no", status=400)]})
     await Harness(prov).run(jobs("a", "b"))
     assert [e for e in info_logs if e["event"] == "retry_scheduled"] == []
+
+
+async def test_stop_during_an_attempt_that_then_fails_retryably_skips_it_not_fails() -> None:
+    prov = ScriptedProvisioner({"a": [server_error(), CREATED]})
+    h = Harness(prov)
+
+    async def stop_first(job: Job, attempt: int) -> None:
+        h.pool.stop()
+
+    prov.before = stop_first
+    results = await h.run(jobs("a"))
+    assert results["a"].status is Outcome.SKIPPED
+    assert results["a"].error == "interrupted"
+    assert h.sleep.delays == []

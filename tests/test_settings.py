@@ -195,3 +195,8 @@ def test_state_target_is_url_org_and_sandbox() -> None:
 def test_target_key_overrides_url_and_org() -> None:
     s = settings(target_key="emulator:/data/emulator.db")
     assert s.target("prod") == "emulator:/data/emulator.db|prod"
+
+
+def test_blank_scopes_mean_the_default_scopes() -> None:
+    creds = credentials_from_env({**FULL_ENV, "AEP_SCOPES": "  "})
+    assert creds.scopes == tuple(DEFAULT_SCOPES.split(","))
