@@ -18,6 +18,7 @@ from structlog.contextvars import bound_contextvars
 from provisioner.backoff import RateController, RetryBudget, Sleep
 from provisioner.client import FlowClient
 from provisioner.discover import Action, Decision, Inventory, decide, list_inventory
+from provisioner.errors import ConfigError
 from provisioner.manifest import Manifest
 from provisioner.pool import Job, JobKind, Pool, PoolConfig
 from provisioner.progress import NullObserver, RunObserver
@@ -72,9 +73,18 @@ def new_run_id() -> str:
     return f"{stamp}-{secrets.token_hex(3)}"
 
 
-def resolve_jobs(manifest: Manifest, default_sandbox: str) -> list[Job]:
+def resolve_jobs(
+    manifest: Manifest, default_sandbox: str, options: RunOptions | None = None
+) -> list[Job]:
+    """The manifest's entries as jobs, each in its sandbox; ConfigError for an ``--only`` name
+    the manifest does not have (a typo must not silently act on nothing)."""
     fallback = manifest.sandbox or default_sandbox
-    return [Job.of(spec, spec.sandbox or fallback) for spec in manifest.databases]
+    jobs = [Job.of(spec, spec.sandbox or fallback) for spec in manifest.databases]
+    unknown = sorted(set(options.only) - {job.name for job in jobs}) if options else []
+    if unknown:
+        names = ", ".join(repr(name) for name in unknown)
+        raise ConfigError(f"--only: no entry named {names} in {manifest.path}")
+    return jobs
 
 
 def known_entries(
@@ -176,7 +186,7 @@ class ApplyRun:
 
     async def execute(self) -> Report:
         started = datetime.now(UTC)
-        jobs = resolve_jobs(self.manifest, self.settings.default_sandbox)
+        jobs = resolve_jobs(self.manifest, self.settings.default_sandbox, self.options)
         orphans: list[Job] = []
         with (
             bound_contextvars(run_id=self.run_id),

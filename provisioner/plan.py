@@ -38,7 +38,7 @@ class PlanRow:
 
 
 async def run_plan(manifest: Manifest, settings: Settings, options: RunOptions) -> list[PlanRow]:
-    jobs = resolve_jobs(manifest, settings.default_sandbox)
+    jobs = resolve_jobs(manifest, settings.default_sandbox, options)
     with StateStore.open(settings.state_path) as state:
         known = known_entries(state, settings, jobs)
         chosen = [j for j in jobs if options.wants(j.name, known.get((j.sandbox, j.name)))]

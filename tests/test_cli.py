@@ -157,3 +157,29 @@ async def test_sigint_finishes_in_flight_marks_rest_skipped_and_exits_130(tmp_pa
         again = await run_cli("apply", str(manifest), "--rate", "1000", env=cli_env(emu))
         assert again.code == 0, again.stderr[-2000:]
         assert len(emu.store.connections()) == 40
+
+
+def test_only_with_a_name_the_manifest_lacks_exits_2_and_sends_nothing(
+    small_manifest: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["apply", str(small_manifest), "--emulator", "--only", "alpah"]) == 2
+    assert "'alpah'" in capsys.readouterr().err
+    store = Store(small_manifest.parent / ".provisioner" / "emulator.db")
+    try:
+        assert store.connections() == []
+    finally:
+        store.close()
+
+
+def test_plan_shows_update_orphaned_and_ambiguous_with_totals(
+    small_manifest: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["apply", str(small_manifest), "--emulator"]) == 0
+    fewer = write_manifest(small_manifest, ["alpha", "beta"])  # gamma leaves the manifest
+    monkeypatch.setenv("DB_PASSWORD", "rotated")  # every remaining entry drifts
+    capsys.readouterr()
+    assert main(["plan", str(fewer), "--emulator"]) == 0
+    out = capsys.readouterr().out
+    assert out.count("update ") == 2
+    assert "orphaned   gamma" in out
+    assert "Plan: 3 entries: 0 create, 2 update, 1 orphaned" in out
