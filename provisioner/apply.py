@@ -214,10 +214,12 @@ class ApplyRun:
 
     async def _run(self, jobs: list[Job], orphans: list[Job], state: StateStore) -> None:
         known = known_entries(state, self.settings, jobs)
-        chosen = [j for j in jobs if self.options.wants(j.name, known.get((j.sandbox, j.name)))]
+        chosen: list[Job] = []
         self._observer.start(len(jobs) + len(orphans))
         for job in jobs:
-            if job not in chosen:
+            if self.options.wants(job.name, known.get((job.sandbox, job.name))):
+                chosen.append(job)
+            else:
                 self._record(_skipped(job, "not selected by --only/--retry-failed"))
         self._fingerprints = {
             (j.sandbox, j.name): state.fingerprint(j.spec) for j in chosen if j.spec is not None
