@@ -1,7 +1,54 @@
-"""provisioner: bulk-onboard Oracle databases into Adobe Experience Platform."""
+"""provisioner: bulk-onboard Oracle databases into Adobe Experience Platform.
+
+The command line (``provisioner``) is the main interface; the names below are the library's
+public API for embedding a run in other Python code.
+"""
 
 from __future__ import annotations
 
-__all__ = ["__version__"]
+from provisioner.apply import ApplyRun, RunOptions
+from provisioner.client import FlowClient
+from provisioner.errors import (
+    AuthError,
+    ConfigError,
+    LockedError,
+    ManifestError,
+    PermanentError,
+    ProvisionerError,
+    ProvisionError,
+    RetryableError,
+)
+from provisioner.manifest import DatabaseSpec, Manifest, load_manifest
+from provisioner.report import Outcome, Report, Result, Summary
+from provisioner.secrets import Secret
+from provisioner.settings import Backoff, Credentials, Limits, Settings, Timeouts
+
+__all__ = [
+    "ApplyRun",
+    "AuthError",
+    "Backoff",
+    "ConfigError",
+    "Credentials",
+    "DatabaseSpec",
+    "FlowClient",
+    "Limits",
+    "LockedError",
+    "Manifest",
+    "ManifestError",
+    "Outcome",
+    "PermanentError",
+    "ProvisionError",
+    "ProvisionerError",
+    "Report",
+    "Result",
+    "RetryableError",
+    "RunOptions",
+    "Secret",
+    "Settings",
+    "Summary",
+    "Timeouts",
+    "__version__",
+    "load_manifest",
+]
 
 __version__ = "0.1.0"
