@@ -1,0 +1,319 @@
+"""The HTTP cases: ``provisioner apply`` next to the hand-rolled script on a 50 ms emulator,
+and ``apply`` against a 429-limited emulator. Every program and every emulator is a process.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Final
+
+from bench.children import ChildRun
+from bench.context import Bench, median, ratio, rounded
+from bench.emulator import Served
+from bench.manifests import write_apply_manifest
+from bench.targets import Target
+
+__all__ = [
+    "CONCURRENCY",
+    "LATENCY_MS",
+    "CaseResult",
+    "HttpSample",
+    "apply_argv",
+    "run_against_emulator",
+    "throttled_case",
+    "throughput_case",
+]
+
+LATENCY_MS: Final = 50
+CONCURRENCY: Final = 32
+UNLIMITED_RATE: Final = 100_000
+RATE_LIMIT: Final = 40
+THROTTLED_RATE: Final = 400
+PROGRAMS: Final = ("provisioner", "handrolled")
+_HANDROLLED: Final = Path(__file__).resolve().parent / "handrolled.py"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class CaseResult:
+    name: str
+    data: dict[str, object]
+    targets: list[Target]
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class HttpSample:
+    """One measured program run against its own fresh emulator."""
+
+    program: str
+    entries: int
+    process: ChildRun
+    served: Served
+
+    @property
+    def throughput(self) -> float:
+        return self.entries / self.process.wall_s
+
+    @property
+    def cpu_ms_per_entry(self) -> float:
+        return self.process.cpu_s * 1000 / self.entries
+
+    @property
+    def requests_per_entry(self) -> float:
+        return self.served.total / self.entries
+
+    def check(self) -> None:
+        """A run that did not create every entry measures nothing; say why."""
+        if self.process.returncode != 0 or self.served.created != self.entries:
+            raise RuntimeError(
+                f"{self.program}: exit {self.process.returncode}, created "
+                f"{self.served.created}/{self.entries}:\n{self.process.stderr_tail()}"
+            )
+
+    def as_json(self) -> dict[str, object]:
+        return {
+            "program": self.program,
+            "wall_s": round(self.process.wall_s, 3),
+            "throughput_per_s": round(self.throughput, 1),
+            "cpu_ms_per_entry": round(self.cpu_ms_per_entry, 4),
+            "maxrss_mib": round(self.process.maxrss_mib, 1),
+            "requests_per_entry": round(self.requests_per_entry, 4),
+            "process": self.process.as_json(),
+            "served": self.served.as_json(),
+        }
+
+
+def apply_argv(
+    bench: Bench,
+    manifest: Path,
+    *,
+    tag: str,
+    concurrency: int,
+    rate: int,
+    log_level: str = "warning",
+) -> list[str]:
+    """``provisioner apply`` as a user runs it in a script, with a state and a report of its own."""
+    return [
+        bench.python,
+        "-m",
+        "provisioner",
+        "apply",
+        str(manifest),
+        "--concurrency",
+        str(concurrency),
+        "--rate",
+        str(rate),
+        "--no-progress",
+        "--log-level",
+        log_level,
+        "--log-format",
+        "json",
+        "--state",
+        str(bench.path(f"{tag}.state.db")),
+        "--report",
+        str(bench.path(f"{tag}.report.json")),
+    ]
+
+
+def handrolled_argv(bench: Bench, manifest: Path) -> list[str]:
+    return [bench.python, str(_HANDROLLED), str(manifest), "--concurrency", str(CONCURRENCY)]
+
+
+def run_against_emulator(
+    bench: Bench, argv: Sequence[str], *, tag: str, emulator: Sequence[str]
+) -> tuple[ChildRun, Served]:
+    """Run ``argv`` against a fresh emulator process (empty in-memory store)."""
+    with bench.emulator(emulator, tag=tag) as emu:
+        run = bench.run(argv, tag=tag, url=emu.url)
+        served = emu.stop()
+    return run, served
+
+
+def _program_argv(bench: Bench, program: str, manifest: Path, tag: str) -> list[str]:
+    if program == "handrolled":
+        return handrolled_argv(bench, manifest)
+    return apply_argv(bench, manifest, tag=tag, concurrency=CONCURRENCY, rate=UNLIMITED_RATE)
+
+
+def _medians(samples: list[HttpSample]) -> dict[str, float]:
+    return {
+        "wall_s": median(s.process.wall_s for s in samples),
+        "throughput_per_s": median(s.throughput for s in samples),
+        "cpu_ms_per_entry": median(s.cpu_ms_per_entry for s in samples),
+        "maxrss_mib": median(s.process.maxrss_mib for s in samples),
+        "requests_per_entry": median(s.requests_per_entry for s in samples),
+        "emulator_cpu_s": median(s.served.process.cpu_s for s in samples),
+    }
+
+
+def throughput_case(bench: Bench) -> CaseResult:
+    """N entries, 32 in flight, 50 ms per request: apply and hand-rolled, alternating."""
+    entries = bench.sizes.throughput_entries
+    manifest = write_apply_manifest(bench.path(f"apply-{entries}.yaml"), entries)
+    emulator = ["--latency-ms", str(LATENCY_MS)]
+    samples: dict[str, list[HttpSample]] = {p: [] for p in PROGRAMS}
+    for rep in range(bench.sizes.throughput_reps):
+        order = PROGRAMS if rep % 2 == 0 else PROGRAMS[::-1]
+        for program in order:
+            tag = f"throughput-{program}-{rep}"
+            argv = _program_argv(bench, program, manifest, tag)
+            run, served = run_against_emulator(bench, argv, tag=tag, emulator=emulator)
+            sample = HttpSample(program=program, entries=entries, process=run, served=served)
+            sample.check()
+            samples[program].append(sample)
+    ideal = CONCURRENCY / (LATENCY_MS / 1000)
+    medians = {p: _medians(samples[p]) for p in PROGRAMS}
+    ours, theirs = medians["provisioner"], medians["handrolled"]
+    for figures in medians.values():
+        figures["share_of_ideal"] = figures["throughput_per_s"] / ideal
+    ratios = {
+        key: rounded(ratio(ours[key], theirs[key]))
+        for key in ("throughput_per_s", "cpu_ms_per_entry", "maxrss_mib", "wall_s")
+    }
+    data: dict[str, object] = {
+        "entries": entries,
+        "concurrency": CONCURRENCY,
+        "latency_ms": LATENCY_MS,
+        "ideal_per_s": ideal,
+        "repetitions": bench.sizes.throughput_reps,
+        "median": {p: {k: round(v, 4) for k, v in m.items()} for p, m in medians.items()},
+        "ratio_provisioner_to_handrolled": ratios,
+        "samples": [s.as_json() for p in PROGRAMS for s in samples[p]],
+    }
+    targets = [
+        Target(
+            case="throughput",
+            name="throughput vs hand-rolled",
+            measured=ratios["throughput_per_s"],
+            op=">=",
+            limit=0.95,
+            unit="x",
+        ),
+        Target(
+            case="throughput",
+            name="CPU per entry vs hand-rolled",
+            measured=ratios["cpu_ms_per_entry"],
+            op="<=",
+            limit=1.3,
+            unit="x",
+        ),
+        Target(
+            case="throughput",
+            name="requests per entry (clean run)",
+            measured=ours["requests_per_entry"],
+            op="<=",
+            limit=1.05,
+            note="every request the emulator received (token, list, creates) / entries",
+        ),
+    ]
+    return CaseResult(name="throughput", data=data, targets=targets)
+
+
+def _report(path: Path) -> tuple[float, dict[str, int], list[int]]:
+    """(seconds from started_at to finished_at, summary, attempts per entry)."""
+    data = json.loads(path.read_text(encoding="utf-8"))
+    window = datetime.fromisoformat(data["finished_at"]) - datetime.fromisoformat(
+        data["started_at"]
+    )
+    attempts = [int(r.get("attempts") or 0) for r in data["results"]]
+    return window.total_seconds(), {k: int(v) for k, v in data["summary"].items()}, attempts
+
+
+def _http_requests(log: Path) -> list[tuple[datetime, object]]:
+    """(time, status) of each ``http_request`` event of apply's JSON log."""
+    found: list[tuple[datetime, object]] = []
+    for line in log.read_text(encoding="utf-8", errors="replace").splitlines():
+        try:
+            event = json.loads(line)
+            if event.get("event") == "http_request":
+                found.append((datetime.fromisoformat(event["timestamp"]), event.get("http_status")))
+        except (ValueError, AttributeError, KeyError, TypeError):
+            continue
+    return found
+
+
+def _timeline(log: Path) -> dict[str, object] | None:
+    """429 answers in the first second of requests and after it (the start-up transient
+    against the steady state); None when the log does not carry ``http_request`` events."""
+    found = _http_requests(log)
+    if not found:
+        return None
+    start = found[0][0]
+    first = [status for at, status in found if (at - start).total_seconds() < 1.0]
+    later = [status for at, status in found if (at - start).total_seconds() >= 1.0]
+    return {
+        "first_second": {"requests": len(first), "throttled": first.count(429)},
+        "after_first_second": {"requests": len(later), "throttled": later.count(429)},
+        "steady_share_429": round(later.count(429) / len(later), 4) if later else None,
+    }
+
+
+def throttled_case(bench: Bench) -> CaseResult:
+    """A server that allows 40 requests/s and answers 429 past that, without Retry-After."""
+    entries = bench.sizes.throttled_entries
+    manifest = write_apply_manifest(bench.path(f"throttled-{entries}.yaml"), entries)
+    tag = "throttled-provisioner"
+    # debug: one ``http_request`` event per request gives the 429s' timeline (40/s: cheap)
+    argv = apply_argv(
+        bench, manifest, tag=tag, concurrency=CONCURRENCY, rate=THROTTLED_RATE, log_level="debug"
+    )
+    emulator = [
+        "--latency-ms",
+        str(LATENCY_MS),
+        "--rate-limit",
+        str(RATE_LIMIT),
+        "--no-retry-after",
+    ]
+    run, served = run_against_emulator(bench, argv, tag=tag, emulator=emulator)
+    window, summary, attempts = _report(bench.path(f"{tag}.report.json"))
+    created = served.created
+    burst = RATE_LIMIT  # the emulator's bucket starts full: max(1, rate limit) tokens
+    goodput = created / window
+    steady = max(0, created - burst) / window
+    ideal_window = max(0, created + 1 - burst) / RATE_LIMIT  # + the one listing page
+    share_429 = served.throttled / served.total if served.total else None
+    data: dict[str, object] = {
+        "entries": entries,
+        "rate_limit_per_s": RATE_LIMIT,
+        "burst": burst,
+        "apply_rate": THROTTLED_RATE,
+        "concurrency": CONCURRENCY,
+        "latency_ms": LATENCY_MS,
+        "exit_code": run.returncode,
+        "summary": summary,
+        "run_window_s": round(window, 3),
+        "process": run.as_json(),
+        "goodput_per_s": round(goodput, 2),
+        "goodput_share_of_limit": round(goodput / RATE_LIMIT, 4),
+        "steady_goodput_share_of_limit": round(steady / RATE_LIMIT, 4),
+        "ideal_window_s": round(ideal_window, 3),
+        "window_efficiency": round(ideal_window / window, 4),
+        "share_429": rounded(share_429),
+        "attempts_mean": round(sum(attempts) / len(attempts), 3) if attempts else None,
+        "attempts_max": max(attempts, default=0),
+        "timeline": _timeline(run.stderr),
+        "served": served.as_json(),
+    }
+    note = "" if summary.get("failed", 0) == 0 else f"{summary['failed']} entries failed"
+    targets = [
+        Target(
+            case="throttled",
+            name="429 case goodput share of limit",
+            measured=steady / RATE_LIMIT,
+            op=">=",
+            limit=0.9,
+            note=("(created - the 40-request initial burst) / run window / 40; " + note).strip(),
+        ),
+        Target(
+            case="throttled",
+            name="429 case share of 429 answers",
+            measured=share_429,
+            op="<=",
+            limit=0.05,
+            note="429 answers / all requests the emulator received",
+        ),
+    ]
+    return CaseResult(name="throttled", data=data, targets=targets)

@@ -1,0 +1,141 @@
+"""The results file (JSON) and the table in ``bench/README.md`` made from it."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Final, cast
+
+__all__ = ["render_table", "update_readme", "write_results"]
+
+_START: Final = "<!-- bench-results:start -->"
+_END: Final = "<!-- bench-results:end -->"
+
+
+def write_results(path: Path, results: dict[str, object]) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(results, indent=2, sort_keys=False) + "\n", encoding="utf-8")
+
+
+def _dict(value: object) -> dict[str, object]:
+    return cast(dict[str, object], value) if isinstance(value, dict) else {}
+
+
+def _num(value: object, fmt: str) -> str:
+    return format(value, fmt) if isinstance(value, int | float) else "n/a"
+
+
+def _throughput_rows(case: dict[str, object]) -> list[str]:
+    med = _dict(case.get("median"))
+    rows = []
+    for program in ("provisioner", "handrolled"):
+        m = _dict(med.get(program))
+        rows.append(
+            f"| {program} | {_num(m.get('wall_s'), '.2f')} s | "
+            f"{_num(m.get('throughput_per_s'), '.0f')}/s "
+            f"({_num(m.get('share_of_ideal'), '.0%')} of ideal) | "
+            f"{_num(m.get('cpu_ms_per_entry'), '.3f')} ms | "
+            f"{_num(m.get('maxrss_mib'), '.1f')} MiB | "
+            f"{_num(m.get('requests_per_entry'), '.4f')} |"
+        )
+    return rows
+
+
+def _outcomes(summary: dict[str, object]) -> str:
+    shown = [f"{count} {name}" for name, count in summary.items() if name != "total" and count]
+    return ", ".join(shown) or "none"
+
+
+def _source_line(source: dict[str, object]) -> str:
+    commit = str(source.get("commit", ""))[:10]
+    dirty = " with uncommitted changes" if source.get("dirty") else ""
+    return f"Measured: {source.get('measured')} ({commit}{dirty})." if commit else ""
+
+
+def _timeline_text(case: dict[str, object]) -> str:
+    timeline = _dict(case.get("timeline"))
+    first = _dict(timeline.get("first_second"))
+    later = _dict(timeline.get("after_first_second"))
+    if not first:
+        return ""
+    return (
+        f" ({first.get('throttled')} of {first.get('requests')} requests in the first second, "
+        f"{later.get('throttled')} of {later.get('requests')} after it: "
+        f"{_num(timeline.get('steady_share_429'), '.1%')})"
+    )
+
+
+def _machine_line(machine: dict[str, object]) -> str:
+    return (
+        f"Machine: {machine.get('nproc')} CPUs ({machine.get('cpu_model')}), "
+        f"{_num(machine.get('memory_mib'), ',')} MiB RAM, {machine.get('os')}, "
+        f"Python {machine.get('python')}; measured {machine.get('measured_at', '')}."
+    )
+
+
+def render_table(results: dict[str, object]) -> str:
+    """Markdown: the machine, the throughput table, the other cases, the targets."""
+    cases = _dict(results.get("cases"))
+    lines = [
+        _machine_line(_dict(results.get("machine"))),
+        _source_line(_dict(results.get("source"))),
+        "",
+    ]
+    tp = _dict(cases.get("throughput"))
+    if "median" in tp:
+        lines += [
+            f"**Throughput**: {tp.get('entries')} entries, {tp.get('concurrency')} in flight, "
+            f"{tp.get('latency_ms')} ms per request "
+            f"(ideal {_num(tp.get('ideal_per_s'), '.0f')}/s); "
+            f"median of {tp.get('repetitions')} whole-process runs each.",
+            "",
+            "| program | wall | throughput | CPU/entry | peak RSS | requests/entry |",
+            "| --- | --- | --- | --- | --- | --- |",
+            *_throughput_rows(tp),
+            "",
+        ]
+    th = _dict(cases.get("throttled"))
+    if "goodput_per_s" in th:
+        lines += [
+            f"**429 case**: {th.get('entries')} entries, limit {th.get('rate_limit_per_s')}/s "
+            f"without Retry-After: {_num(th.get('goodput_per_s'), '.1f')} created/s over the run "
+            f"({_num(th.get('goodput_share_of_limit'), '.2f')} of the limit; "
+            f"{_num(th.get('steady_goodput_share_of_limit'), '.2f')} without the initial burst), "
+            f"429 share {_num(th.get('share_429'), '.1%')}{_timeline_text(th)}; "
+            f"outcomes: {_outcomes(_dict(th.get('summary')))}.",
+            "",
+        ]
+    va = _dict(cases.get("validate"))
+    if "net" in va:
+        raw, net = _dict(va.get("median_raw")), _dict(va.get("net"))
+        v, b = _dict(raw.get("validate")), _dict(raw.get("bare_parse"))
+        nv, nb = _dict(net.get("validate")), _dict(net.get("bare_parse"))
+        lines += [
+            f"**validate**, {va.get('entries')} entries ({va.get('manifest_mib')} MiB): "
+            f"raw {_num(v.get('wall_s'), '.3f')} s / {_num(v.get('maxrss_mib'), '.1f')} MiB vs "
+            f"bare parse {_num(b.get('wall_s'), '.3f')} s / "
+            f"{_num(b.get('maxrss_mib'), '.1f')} MiB; "
+            f"net of start-up {_num(nv.get('wall_s'), '.3f')} s / "
+            f"{_num(nv.get('maxrss_mib'), '.1f')} MiB vs {_num(nb.get('wall_s'), '.3f')} s / "
+            f"{_num(nb.get('maxrss_mib'), '.1f')} MiB.",
+            "",
+        ]
+    lines += ["| target | measured | limit | result |", "| --- | --- | --- | --- |"]
+    for raw_target in cast(list[object], results.get("targets") or []):
+        t = _dict(raw_target)
+        lines.append(
+            f"| {t.get('name')} | {_num(t.get('measured'), '.3f')}{t.get('unit', '')} | "
+            f"{t.get('op')} {t.get('limit')}{t.get('unit', '')} | {t.get('status')} |"
+        )
+    return "\n".join(lines)
+
+
+def update_readme(readme: Path, table: str) -> bool:
+    """Replace the text between the result markers; False when the markers are missing."""
+    text = readme.read_text(encoding="utf-8")
+    head, sep, rest = text.partition(_START)
+    _, sep2, tail = rest.partition(_END)
+    if not sep or not sep2:
+        return False
+    readme.write_text(f"{head}{_START}\n{table}\n{_END}{tail}", encoding="utf-8")
+    return True
