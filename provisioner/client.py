@@ -74,7 +74,7 @@ class _Call:
 class Response:
     status: int
     body: object
-    headers: Mapping[str, str]
+    headers: Mapping[str, str]  # only those the client reads, lower-case names
     started: float | None = None  # the pacer's clock when the request started
 
 
@@ -235,7 +235,7 @@ class FlowClient:
                 call.method, call.url, json=call.json, params=call.params, headers=all_headers
             ) as resp:
                 text = await resp.text()
-                status, resp_headers = resp.status, resp.headers.copy()
+                status, resp_headers = resp.status, _kept_headers(resp.headers)
         except (aiohttp.ClientError, TimeoutError) as exc:
             raise _transport_error(exc, kind=call.kind) from exc
         self.statuses[status] = self.statuses.get(status, 0) + 1
@@ -257,7 +257,7 @@ class FlowClient:
         text = resp.body if isinstance(resp.body, str) else _dumps(resp.body)
         error = parse_error_body(resp.status, text, request_id=request_id)
         if resp.status in _THROTTLED or resp.status >= 500:
-            retry_after = parse_retry_after(resp.headers.get("Retry-After"))
+            retry_after = parse_retry_after(resp.headers.get("retry-after"))
             if retry_after is not None:
                 retry_after = min(retry_after, self._settings.backoff.retry_after_cap)
             if resp.status in _THROTTLED:
@@ -351,6 +351,14 @@ class FlowClient:
         data = resp.body if isinstance(resp.body, dict) else {}
         result = data.get("result")
         return result if isinstance(result, bool) else None
+
+
+_KEPT_HEADERS: Final = ("retry-after", "x-request-id", "location")
+
+
+def _kept_headers(headers: Mapping[str, str]) -> dict[str, str]:
+    """The answer's headers this client reads, under lower-case names."""
+    return {name: value for name in _KEPT_HEADERS if (value := headers.get(name)) is not None}
 
 
 def _page(body: object) -> tuple[list[object], str | None]:

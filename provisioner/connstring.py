@@ -8,6 +8,7 @@ one); the enclosing quote is doubled inside. Keywords are case-insensitive when 
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
 from typing import Final
 
@@ -19,7 +20,7 @@ __all__ = [
     "quote_value",
 ]
 
-_SPECIAL: Final = frozenset(";='\"")
+_NEEDS_QUOTES: Final = re.compile(r"[;='\"\x00-\x1f\x7f]")
 
 
 class ConnectionStringError(ValueError):
@@ -29,7 +30,7 @@ class ConnectionStringError(ValueError):
 def _needs_quotes(value: str) -> bool:
     if not value or value != value.strip():
         return True
-    return any(ch in _SPECIAL or ord(ch) < 32 or ord(ch) == 127 for ch in value)
+    return _NEEDS_QUOTES.search(value) is not None
 
 
 def quote_value(value: str) -> str:

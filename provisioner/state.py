@@ -16,7 +16,6 @@ import json
 import os
 import secrets
 import sqlite3
-from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -54,6 +53,12 @@ CREATE TABLE IF NOT EXISTS intents (
     at          TEXT NOT NULL,
     PRIMARY KEY (target, name)
 );
+CREATE TRIGGER IF NOT EXISTS intent_resolved_on_insert AFTER INSERT ON entries
+WHEN NEW.outcome IN ('created', 'existing', 'updated')
+BEGIN DELETE FROM intents WHERE target = NEW.target AND name = NEW.name; END;
+CREATE TRIGGER IF NOT EXISTS intent_resolved_on_update AFTER UPDATE ON entries
+WHEN NEW.outcome IN ('created', 'existing', 'updated')
+BEGIN DELETE FROM intents WHERE target = NEW.target AND name = NEW.name; END;
 """
 
 _COLUMNS: Final = "name, connection_id, outcome, attempts, last_error, fingerprint, created_by_us"
@@ -151,16 +156,6 @@ class StateStore:
         message = json.dumps(fields, ensure_ascii=False).encode()
         return hmac.new(self._key, message, hashlib.sha256).hexdigest()
 
-    @contextlib.contextmanager
-    def _transaction(self) -> Iterator[None]:
-        self._conn.execute("BEGIN IMMEDIATE")
-        try:
-            yield
-        except BaseException:
-            self._conn.execute("ROLLBACK")
-            raise
-        self._conn.execute("COMMIT")
-
     @staticmethod
     def _entry(row: tuple[object, ...]) -> StateEntry:
         name, connection_id, outcome, attempts, last_error, fingerprint, ours = row
@@ -221,16 +216,7 @@ class StateStore:
     ) -> None:
         """Write one entry's outcome now. ``ours``: this tool created the connection (an earlier
         run's create whose answer was lost, found now)."""
-        with self._transaction():
-            self._upsert(target, result, run_id=run_id, fingerprint=fingerprint, ours=ours)
-            if result.ok:
-                self._conn.execute(
-                    "DELETE FROM intents WHERE target = ? AND name = ?", (target, result.name)
-                )
-
-    def _upsert(
-        self, target: str, result: Result, *, run_id: str, fingerprint: str | None, ours: bool
-    ) -> None:
+        # One statement, so one small transaction; a trigger drops the entry's intent.
         self._conn.execute(
             _UPSERT,
             {
