@@ -1,7 +1,10 @@
 """SQLite state per target: what this tool created, fingerprints, last outcomes; the run lock.
 
-Rows are written as each entry finishes (WAL mode; a ``kill -9`` loses at most the entry in
-flight, which the next run finds through the API). No row holds a secret: the fingerprint is
+Rows are written as each entry finishes, in WAL mode. An intent row is committed before each
+create is sent, so a create whose answer dies with the process is known as ours on the next
+run; outcome rows are group-committed (at most ``_COMMIT_EVERY`` seconds late, and always
+with the next intent), so a ``kill -9`` loses at most that much, which the next run's listing
+recovers. No row holds a secret: the fingerprint is
 an HMAC-SHA256 under a random key kept in this database, so it shows that an entry changed
 without revealing what it holds.
 """
@@ -16,6 +19,7 @@ import json
 import os
 import secrets
 import sqlite3
+import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -27,6 +31,8 @@ from provisioner.manifest import DatabaseSpec
 from provisioner.report import Outcome, Result
 
 __all__ = ["RunLock", "StateEntry", "StateStore"]
+
+_COMMIT_EVERY: Final = 0.05  # seconds an outcome row may wait for its commit
 
 _SCHEMA: Final = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value BLOB NOT NULL);
@@ -102,6 +108,7 @@ class StateStore:
     def __init__(self, conn: sqlite3.Connection, path: Path) -> None:
         self._conn = conn
         self.path = path
+        self._last_commit = time.monotonic()
         self._key = self._fingerprint_key()
 
     @classmethod
@@ -129,7 +136,22 @@ class StateStore:
         self.close()
 
     def close(self) -> None:
+        self.commit()
         self._conn.close()
+
+    def _begin(self) -> None:
+        if not self._conn.in_transaction:
+            self._conn.execute("BEGIN")
+
+    def commit(self) -> None:
+        """Make every write so far durable against a crash of this process."""
+        if self._conn.in_transaction:
+            self._conn.execute("COMMIT")
+        self._last_commit = time.monotonic()
+
+    def _commit_if_due(self) -> None:
+        if time.monotonic() - self._last_commit >= _COMMIT_EVERY:
+            self.commit()
 
     def _fingerprint_key(self) -> bytes:
         row = self._conn.execute("SELECT value FROM meta WHERE key = 'fingerprint_key'").fetchone()
@@ -186,12 +208,14 @@ class StateStore:
 
     def intend(self, target: str, name: str, *, fingerprint: str | None, run_id: str) -> None:
         """Note that a create is about to be sent: if its answer is lost and the process dies,
-        the next run knows the connection it finds under this name is ours."""
+        the next run knows the connection it finds under this name is ours. Committed now."""
+        self._begin()
         self._conn.execute(
             "INSERT OR REPLACE INTO intents (target, name, fingerprint, run_id, at)"
             " VALUES (?, ?, ?, ?, ?)",
             (target, name, fingerprint, run_id, _now()),
         )
+        self.commit()
 
     def intents(self, target: str) -> dict[str, str | None]:
         """Creates sent (or about to be) whose outcome was never recorded: name -> fingerprint."""
@@ -202,8 +226,10 @@ class StateStore:
 
     def forget(self, target: str, name: str) -> None:
         """Drop an entry's row (its connection was deleted on purpose)."""
+        self._begin()
         self._conn.execute("DELETE FROM entries WHERE target = ? AND name = ?", (target, name))
         self._conn.execute("DELETE FROM intents WHERE target = ? AND name = ?", (target, name))
+        self._commit_if_due()
 
     def record(
         self,
@@ -216,7 +242,8 @@ class StateStore:
     ) -> None:
         """Write one entry's outcome now. ``ours``: this tool created the connection (an earlier
         run's create whose answer was lost, found now)."""
-        # One statement, so one small transaction; a trigger drops the entry's intent.
+        # A trigger drops the entry's intent; the commit is grouped (see the module docstring).
+        self._begin()
         self._conn.execute(
             _UPSERT,
             {
@@ -233,6 +260,7 @@ class StateStore:
                 "now": _now(),
             },
         )
+        self._commit_if_due()
 
 
 class RunLock:
