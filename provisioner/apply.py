@@ -234,9 +234,7 @@ class ApplyRun:
             if self.interrupted:
                 return
             self._pool = Pool(
-                ConnectionProvisioner(
-                    client, verify=self.options.verify, before_create=self._intend
-                ),
+                ConnectionProvisioner(client, verify=self.options.verify),
                 pool_config(self.settings),
                 on_result=self._record,
                 budget=RetryBudget(),
@@ -244,7 +242,11 @@ class ApplyRun:
                 rng=self._rng,
                 rate_of=lambda: self.pacer.rate,
             )
-            await self._pool.run([*work, *orphans])
+            self._intend(state, work)
+            try:
+                await self._pool.run([*work, *orphans])
+            finally:
+                self._drop_unmade_intents(state, work)
             self.requests = dict(client.requests)
 
     def _settle(self, planned: list[Planned]) -> list[Job]:
@@ -265,14 +267,24 @@ class ApplyRun:
                 self._record(_failed_ambiguous(job, decision))
         return work
 
-    def _intend(self, job: Job) -> None:
-        if self._state is not None:
-            self._state.intend(
-                self.settings.target(job.sandbox),
-                job.name,
-                fingerprint=self._fingerprints.get((job.sandbox, job.name)),
-                run_id=self.run_id,
-            )
+    def _intend(self, state: StateStore, work: list[Job]) -> None:
+        state.intend(
+            (
+                (self.settings.target(job.sandbox), job.name, self._fingerprints.get(_key(job)))
+                for job in work
+                if job.kind is JobKind.CREATE
+            ),
+            run_id=self.run_id,
+        )
+
+    def _drop_unmade_intents(self, state: StateStore, work: list[Job]) -> None:
+        """Intents of creates that were never sent, or that the API refused outright."""
+        creates = {_key(job) for job in work if job.kind is JobKind.CREATE}
+        state.drop_intents(
+            (self.settings.target(result.sandbox), result.name)
+            for key, result in self.results.items()
+            if key in creates and _surely_not_created(result)
+        )
 
     def _remember(self, result: Result) -> None:
         if self._state is None or result.status is Outcome.SKIPPED:
@@ -306,6 +318,20 @@ class ApplyRun:
         )
         self._observer.entry_finished(result)
         self._observer.rate_changed(self.pacer.rate)
+
+
+def _key(job: Job) -> Key:
+    return (job.sandbox, job.name)
+
+
+def _surely_not_created(result: Result) -> bool:
+    """Never sent, or refused with a definite 4xx (not 408/429): no connection was made."""
+    if result.status not in (Outcome.FAILED, Outcome.SKIPPED):
+        return False
+    status = result.http_status
+    return result.attempts == 0 or (
+        status is not None and 400 <= status < 500 and status not in (408, 429)
+    )
 
 
 def _skipped(job: Job, why: str) -> Result:

@@ -4,7 +4,6 @@ attempt's answer was lost), update under If-Match, delete; optionally test the c
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable
 
 import structlog
 
@@ -45,11 +44,9 @@ class ConnectionProvisioner:
         client: FlowClient,
         *,
         verify: bool = False,
-        before_create: Callable[[Job], None] = lambda job: None,
     ) -> None:
         self._client = client
         self._verify = verify
-        self._before_create = before_create
         self._uncertain: set[str] = set()  # names whose create may have landed unseen
 
     async def provision(self, job: Job, attempt: int) -> Provisioned:
@@ -74,7 +71,6 @@ class ConnectionProvisioner:
                 log.info("create_found_after_lost_answer", connection_id=decision.ids[0])
                 return Provisioned(status=Outcome.CREATED, connection_id=decision.ids[0])
             self._uncertain.discard(job.name)
-        self._before_create(job)
         try:
             created = await self._client.create_connection(
                 connection_body(_spec(job)), sandbox=job.sandbox

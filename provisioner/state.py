@@ -1,12 +1,12 @@
 """SQLite state per target: what this tool created, fingerprints, last outcomes; the run lock.
 
-Rows are written as each entry finishes, in WAL mode. An intent row is committed before each
-create is sent, so a create whose answer dies with the process is known as ours on the next
-run; outcome rows are group-committed (at most ``_COMMIT_EVERY`` seconds late, and always
-with the next intent), so a ``kill -9`` loses at most that much, which the next run's listing
-recovers. No row holds a secret: the fingerprint is
-an HMAC-SHA256 under a random key kept in this database, so it shows that an entry changed
-without revealing what it holds.
+Rows are written as each entry finishes, in WAL mode. Intent rows for every create of a run
+are committed before the first is sent, so a create whose answer dies with the process is known
+as ours on the next run; outcome rows are group-committed (at most ``_COMMIT_EVERY`` seconds
+late), so a ``kill -9`` loses at most that much, which the next run's listing recovers.
+
+No row holds a secret: the fingerprint is an HMAC-SHA256 under a random key kept in this
+database, so it shows that an entry changed without revealing what it holds.
 """
 
 from __future__ import annotations
@@ -20,6 +20,7 @@ import os
 import secrets
 import sqlite3
 import time
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -206,15 +207,23 @@ class StateStore:
         found = [(str(row[0]), self._entry(row[1:])) for row in rows]
         return [(target, entry) for target, entry in found if (target, entry.name) not in keep]
 
-    def intend(self, target: str, name: str, *, fingerprint: str | None, run_id: str) -> None:
-        """Note that a create is about to be sent: if its answer is lost and the process dies,
-        the next run knows the connection it finds under this name is ours. Committed now."""
+    def intend(self, rows: Iterable[tuple[str, str, str | None]], *, run_id: str) -> None:
+        """Note the creates this run is about to send, as (target, name, fingerprint), in one
+        transaction before the first is sent. If a create's answer is lost and the process
+        dies, the next run knows the connection it finds under that name is ours."""
         self._begin()
-        self._conn.execute(
+        now = _now()
+        self._conn.executemany(
             "INSERT OR REPLACE INTO intents (target, name, fingerprint, run_id, at)"
             " VALUES (?, ?, ?, ?, ?)",
-            (target, name, fingerprint, run_id, _now()),
+            ((target, name, fp, run_id, now) for target, name, fp in rows),
         )
+        self.commit()
+
+    def drop_intents(self, rows: Iterable[tuple[str, str]]) -> None:
+        """Forget intents whose create was surely never made (not sent, or refused)."""
+        self._begin()
+        self._conn.executemany("DELETE FROM intents WHERE target = ? AND name = ?", rows)
         self.commit()
 
     def intents(self, target: str) -> dict[str, str | None]:

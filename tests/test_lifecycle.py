@@ -16,6 +16,7 @@ from provisioner.plan import run_plan
 from provisioner.report import Outcome, Report
 from provisioner.rollback import run_rollback
 from provisioner.secrets import Secret
+from provisioner.settings import Backoff
 from tests.conftest import EmulatorFactory, make_settings
 from tests.helpers import manifest, many, spec, write_manifest
 
@@ -163,3 +164,37 @@ def test_rollback_cli_refuses_without_yes_off_a_terminal_and_deletes_with_it(
     assert "--yes" in out.err
     assert main(["rollback", str(report), "--emulator", "--yes"]) == 0
     assert "2 deleted" in capsys.readouterr().out
+
+
+async def test_intents_outlive_only_creates_whose_outcome_is_unknown(
+    emulator: RunningEmulator, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A refused create (400) leaves no intent; one that kept failing with 5xx keeps its
+    intent, so a connection found later under that name is adopted as this tool's own."""
+    from provisioner.client import FlowClient
+    from provisioner.errors import RetryableError
+    from provisioner.state import StateStore
+
+    refused, lost = spec("refused"), spec("lost")
+    object.__setattr__(refused, "sid", "")  # the emulator answers 400
+    real_create = FlowClient.create_connection
+
+    async def lose_one(self, body, *, sandbox):
+        if body["name"] == "lost":
+            await real_create(self, body, sandbox=sandbox)  # it lands...
+            raise RetryableError("create: HTTP 502", status=502)  # ...the answer does not
+        return await real_create(self, body, sandbox=sandbox)
+
+    monkeypatch.setattr(FlowClient, "create_connection", lose_one)
+    settings = make_settings(emulator, tmp_path, backoff=Backoff(base=0, cap=0, max_attempts=1))
+    report = await ApplyRun(manifest(tmp_path, [refused, lost]), settings, RunOptions()).execute()
+    assert [r.http_status for r in report.results] == [400, 502]
+    with StateStore.open(settings.state_path) as state:
+        assert set(state.intents(settings.target("prod"))) == {"lost"}
+    monkeypatch.setattr(FlowClient, "create_connection", real_create)
+    again = await ApplyRun(manifest(tmp_path, [lost]), settings, RunOptions()).execute()
+    assert again.results[0].status is Outcome.EXISTING
+    with StateStore.open(settings.state_path) as state:
+        row = state.entries(settings.target("prod"))["lost"]
+        assert row.created_by_us
+        assert state.intents(settings.target("prod")) == {}
