@@ -37,7 +37,7 @@ T = TypeVar("T")
 Clock = Callable[[], float]
 Sleep = Callable[[float], Awaitable[None]]
 
-_DECREASE: Final = 0.85  # multiplicative decrease on a throttled answer
+_BELOW_GOODPUT: Final = 0.95  # after a throttle: just under what the server let through
 _MIN_RATE: Final = 0.5  # requests/s; the controller never goes below this
 
 
@@ -125,8 +125,8 @@ class RateController:
     A throttled answer (429/503) lowers the rate for every worker, once per "window": only a
     request started after the last decrease can lower it again, so the answers to requests
     already in flight do not pile up decreases. The decrease halves the rate until a full
-    second of successes is known, then goes to the measured goodput (or 0.85x, whichever is
-    lower). Clean successes raise it additively, about ``increase`` requests/s per second,
+    second of successes is known, then to just under the measured goodput (what the server
+    let through in the last second), or the current rate if that is lower. Clean successes raise it additively, about ``increase`` requests/s per second,
     up to ``max_rate``. A ``Retry-After`` pauses every worker, not only the one that got it.
     """
 
@@ -184,7 +184,7 @@ class RateController:
         if started is not None and started <= self._last_decrease:
             return False  # sent before the last decrease: already accounted for
         if now - self._first_start >= 1.0:  # a full second of goodput is known
-            self.rate = min(self.rate * _DECREASE, max(self.goodput(), _MIN_RATE))
+            self.rate = min(self.rate, max(self.goodput(), _MIN_RATE)) * _BELOW_GOODPUT
         else:
             self.rate *= 0.5
         self.rate = max(_MIN_RATE, self.rate)
