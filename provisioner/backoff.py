@@ -126,8 +126,9 @@ class RateController:
     request started after the last decrease can lower it again, so the answers to requests
     already in flight do not pile up decreases. The decrease halves the rate until a full
     second of successes is known, then to just under the measured goodput (what the server
-    let through in the last second), or the current rate if that is lower. Clean successes raise it additively, about ``increase`` requests/s per second,
-    up to ``max_rate``. A ``Retry-After`` pauses every worker, not only the one that got it.
+    let through in the last second), or the current rate if that is lower. Clean successes
+    raise it additively, about ``increase`` requests/s per second, up to ``max_rate``. A
+    ``Retry-After`` pauses every worker, not only the one that got it.
     """
 
     def __init__(
