@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Final
 
 from bench.case_validate import validate_case
-from bench.cases_http import CaseResult, throttled_case, throughput_case
+from bench.cases_http import CaseResult, throttled_case, throttled_latency_case, throughput_case
 from bench.context import Bench, Sizes
 from bench.machine import describe_machine
 from bench.profiling import profile_case
@@ -42,6 +42,7 @@ CASES: Final[dict[str, Callable[[Bench], CaseResult]]] = {
     "validate": validate_case,
     "throughput": throughput_case,
     "throttled": throttled_case,
+    "throttled_latency": throttled_latency_case,
     "profile": _profile,
 }
 

@@ -94,10 +94,14 @@ def render_table(results: dict[str, object]) -> str:
             *_throughput_rows(tp),
             "",
         ]
-    th = _dict(cases.get("throttled"))
-    if "goodput_per_s" in th:
+    for key in ("throttled", "throttled_latency"):
+        th = _dict(cases.get(key))
+        if "goodput_per_s" not in th:
+            continue
         lines += [
-            f"**429 case**: {th.get('entries')} entries, limit {th.get('rate_limit_per_s')}/s "
+            f"**429 case, {th.get('latency_ms')} ms latency**"
+            f"{'' if key == 'throttled' else ' (reported, not a target)'}: "
+            f"{th.get('entries')} entries, limit {th.get('rate_limit_per_s')}/s "
             f"without Retry-After: {_num(th.get('goodput_per_s'), '.1f')} created/s over the run "
             f"({_num(th.get('goodput_share_of_limit'), '.2f')} of the limit; "
             f"{_num(th.get('steady_goodput_share_of_limit'), '.2f')} without the initial burst), "

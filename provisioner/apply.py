@@ -32,6 +32,7 @@ __all__ = [
     "Planned",
     "RunOptions",
     "decide_jobs",
+    "fingerprints",
     "known_entries",
     "new_run_id",
     "orphan_jobs",
@@ -96,6 +97,11 @@ def known_entries(
         rows = state.entries(settings.target(sandbox))
         known.update(((sandbox, name), row) for name, row in rows.items())
     return known
+
+
+def fingerprints(state: StateStore, jobs: Sequence[Job]) -> dict[Key, str]:
+    """Each job's fingerprint under the state's key (for drift: ``plan`` shows ``update``)."""
+    return {(j.sandbox, j.name): state.fingerprint(j.spec) for j in jobs if j.spec is not None}
 
 
 def decide_jobs(
@@ -221,9 +227,7 @@ class ApplyRun:
                 chosen.append(job)
             else:
                 self._record(_skipped(job, "not selected by --only/--retry-failed"))
-        self._fingerprints = {
-            (j.sandbox, j.name): state.fingerprint(j.spec) for j in chosen if j.spec is not None
-        }
+        self._fingerprints = fingerprints(state, chosen)
         for sandbox in {j.sandbox for j in chosen}:
             for name, fp in state.intents(self.settings.target(sandbox)).items():
                 self._intents[(sandbox, name)] = fp

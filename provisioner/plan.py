@@ -9,6 +9,7 @@ from typing import Final, TextIO
 from provisioner.apply import (
     RunOptions,
     decide_jobs,
+    fingerprints,
     known_entries,
     orphan_jobs,
     resolve_jobs,
@@ -42,16 +43,14 @@ async def run_plan(manifest: Manifest, settings: Settings, options: RunOptions) 
     with StateStore.open(settings.state_path) as state:
         known = known_entries(state, settings, jobs)
         chosen = [j for j in jobs if options.wants(j.name, known.get((j.sandbox, j.name)))]
-        fingerprints = {
-            (j.sandbox, j.name): state.fingerprint(j.spec) for j in chosen if j.spec is not None
-        }
+        prints = fingerprints(state, chosen)
         orphans = orphan_jobs(state, settings, jobs, options)
     async with FlowClient(settings, pacer=RateController(settings.limits.rate)) as client:
         await client.authenticate()
         inventory = await list_inventory(client, {j.sandbox for j in chosen})
     decided = {
         (p.job.sandbox, p.job.name): p.decision
-        for p in decide_jobs(chosen, inventory, known, fingerprints)
+        for p in decide_jobs(chosen, inventory, known, prints)
     }
     rows = [
         PlanRow(name=j.name, sandbox=j.sandbox, decision=decided.get((j.sandbox, j.name)))
