@@ -23,7 +23,6 @@ from provisioner.commands import (
     rollback_command,
 )
 from provisioner.emulator.options import add_emulator_arguments, plan_from_args
-from provisioner.emulator.server import serve
 from provisioner.errors import ManifestError, ProvisionerError
 from provisioner.importer import add_import_arguments, convert_inventory
 from provisioner.logs import LEVELS, configure_logging, default_log_format
@@ -123,6 +122,8 @@ def _dispatch(args: argparse.Namespace) -> int:
             sys.stderr.write(f"warning: {warning}\n")
         sys.stdout.write(result.text)
     elif command == "emulator":
+        from provisioner.emulator.server import serve  # aiohttp.web only when serving
+
         asyncio.run(serve(args.host, args.port, plan_from_args(args), args.db))
     elif command == "rollback":
         return asyncio.run(rollback_command(args, env))

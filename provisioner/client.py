@@ -7,6 +7,7 @@ This is the only module that catches aiohttp exceptions; they leave it as ours
 from __future__ import annotations
 
 import functools
+import itertools
 import json as jsonlib
 import time
 import uuid
@@ -122,6 +123,8 @@ class FlowClient:
         self._session: aiohttp.ClientSession | None = None
         self._closed = False
         self.requests: dict[str, int] = {}
+        self._id_prefix = uuid.uuid4().hex[:16]  # x-request-id: unique per client, then a count
+        self._ids = itertools.count(1)
         self.statuses: dict[int, int] = {}
 
     async def __aenter__(self) -> Self:
@@ -224,7 +227,7 @@ class FlowClient:
         self, call: _Call, token: Secret, headers: Mapping[str, str] | None
     ) -> Response:
         all_headers = request_headers(self._settings.credentials, token, call.sandbox)
-        all_headers["x-request-id"] = str(uuid.uuid4())
+        all_headers["x-request-id"] = f"{self._id_prefix}-{next(self._ids)}"
         if headers:
             all_headers.update(headers)
         slot = await self._pacer.acquire()

@@ -16,8 +16,6 @@ from typing import Final, Protocol
 import structlog
 
 from provisioner.apply import ApplyRun, RunOptions
-from provisioner.emulator.faults import FaultPlan
-from provisioner.emulator.server import running_emulator
 from provisioner.errors import ConfigError
 from provisioner.manifest import Manifest
 from provisioner.plan import run_plan, write_plan
@@ -123,6 +121,9 @@ async def _target(
         )
         yield _settings(args, base_dir, env, endpoint)
         return
+    from provisioner.emulator.faults import FaultPlan  # the emulator only when asked for
+    from provisioner.emulator.server import running_emulator
+
     db = (base_dir / ".provisioner" / "emulator.db").resolve()
     db.parent.mkdir(parents=True, exist_ok=True)
     async with running_emulator(FaultPlan(), db) as emulator:

@@ -110,6 +110,7 @@ class StateStore:
         self._conn = conn
         self.path = path
         self._last_commit = time.monotonic()
+        self._pending: list[dict[str, object]] = []  # outcome rows waiting for the next commit
         self._key = self._fingerprint_key()
 
     @classmethod
@@ -144,8 +145,16 @@ class StateStore:
         if not self._conn.in_transaction:
             self._conn.execute("BEGIN")
 
+    def _write_pending(self) -> None:
+        """Outcome rows waiting in memory go to the database (in the open transaction)."""
+        if self._pending:
+            self._begin()
+            self._conn.executemany(_UPSERT, self._pending)
+            self._pending.clear()
+
     def commit(self) -> None:
         """Make every write so far durable against a crash of this process."""
+        self._write_pending()
         if self._conn.in_transaction:
             self._conn.execute("COMMIT")
         self._last_commit = time.monotonic()
@@ -193,12 +202,14 @@ class StateStore:
         )
 
     def entries(self, target: str) -> dict[str, StateEntry]:
+        self.commit()
         rows = self._conn.execute(f"SELECT {_COLUMNS} FROM entries WHERE target = ?", (target,))
         return {entry.name: entry for entry in map(self._entry, rows)}
 
     def orphans(self, base: str, keep: set[tuple[str, str]]) -> list[tuple[str, StateEntry]]:
         """Rows of targets under ``base`` that this tool created and ``keep`` does not name,
         as (target, entry)."""
+        self.commit()
         rows = self._conn.execute(
             f"SELECT target, {_COLUMNS} FROM entries WHERE substr(target, 1, ?) = ?"
             " AND created_by_us = 1 AND connection_id IS NOT NULL ORDER BY target, name",
@@ -211,6 +222,7 @@ class StateStore:
         """Note the creates this run is about to send, as (target, name, fingerprint), in one
         transaction before the first is sent. If a create's answer is lost and the process
         dies, the next run knows the connection it finds under that name is ours."""
+        self._write_pending()
         self._begin()
         now = _now()
         self._conn.executemany(
@@ -222,12 +234,14 @@ class StateStore:
 
     def drop_intents(self, rows: Iterable[tuple[str, str]]) -> None:
         """Forget intents whose create was surely never made (not sent, or refused)."""
+        self._write_pending()
         self._begin()
         self._conn.executemany("DELETE FROM intents WHERE target = ? AND name = ?", rows)
         self.commit()
 
     def intents(self, target: str) -> dict[str, str | None]:
         """Creates sent (or about to be) whose outcome was never recorded: name -> fingerprint."""
+        self.commit()
         rows = self._conn.execute(
             "SELECT name, fingerprint FROM intents WHERE target = ?", (target,)
         )
@@ -235,6 +249,7 @@ class StateStore:
 
     def forget(self, target: str, name: str) -> None:
         """Drop an entry's row (its connection was deleted on purpose)."""
+        self.commit()
         self._begin()
         self._conn.execute("DELETE FROM entries WHERE target = ? AND name = ?", (target, name))
         self._conn.execute("DELETE FROM intents WHERE target = ? AND name = ?", (target, name))
@@ -251,10 +266,9 @@ class StateStore:
     ) -> None:
         """Write one entry's outcome now. ``ours``: this tool created the connection (an earlier
         run's create whose answer was lost, found now)."""
-        # A trigger drops the entry's intent; the commit is grouped (see the module docstring).
-        self._begin()
-        self._conn.execute(
-            _UPSERT,
+        # A trigger drops the entry's intent; rows are written and committed in groups
+        # (see the module docstring).
+        self._pending.append(
             {
                 "target": target,
                 "name": result.name,
@@ -267,7 +281,7 @@ class StateStore:
                 "created_by_us": int(ours or result.status is Outcome.CREATED),
                 "run_id": run_id,
                 "now": _now(),
-            },
+            }
         )
         self._commit_if_due()
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-import uuid
+import re
 from collections.abc import AsyncIterator, Iterator, Mapping
 from pathlib import Path
 from types import SimpleNamespace
@@ -177,7 +177,7 @@ async def test_create_sends_platform_headers_and_json_body(
     assert headers["x-gw-ims-org-id"] == ORG
     assert headers["x-sandbox-name"] == "hr-dev"
     assert headers["Accept"] == "application/json"
-    uuid.UUID(headers["x-request-id"])
+    assert re.fullmatch(r"[0-9a-f]{16}-\d+", headers["x-request-id"])  # client id + count
     assert call.kwargs["json"] == BODY
 
 

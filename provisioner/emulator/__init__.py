@@ -6,19 +6,23 @@ the bare application (for aiohttp's ``TestServer``); ``FaultPlan`` scripts its m
 
 from __future__ import annotations
 
-from provisioner.emulator.app import FLOW_PREFIX, IMS_TOKEN_PATH, create_app
-from provisioner.emulator.faults import DEFAULT_TOKEN_TTL, FaultPlan, RequestKind
-from provisioner.emulator.listing import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE
-from provisioner.emulator.options import (
-    DEFAULT_PORT,
-    add_emulator_arguments,
-    plan_from_args,
-    serve_from_args,
-)
-from provisioner.emulator.runtime import EMULATOR_STATE, EmulatorState, EmulatorStats
-from provisioner.emulator.server import DEFAULT_HOST, RunningEmulator, running_emulator, serve
-from provisioner.emulator.spec import AUTH_SPEC_NAME, ORACLE_SPEC_ID, ORACLE_SPEC_VERSION
-from provisioner.emulator.store import ConnectionRecord, Store
+import importlib
+from typing import TYPE_CHECKING, Final
+
+if TYPE_CHECKING:
+    from provisioner.emulator.app import FLOW_PREFIX, IMS_TOKEN_PATH, create_app
+    from provisioner.emulator.faults import DEFAULT_TOKEN_TTL, FaultPlan, RequestKind
+    from provisioner.emulator.listing import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE
+    from provisioner.emulator.options import (
+        DEFAULT_PORT,
+        add_emulator_arguments,
+        plan_from_args,
+        serve_from_args,
+    )
+    from provisioner.emulator.runtime import EMULATOR_STATE, EmulatorState, EmulatorStats
+    from provisioner.emulator.server import DEFAULT_HOST, RunningEmulator, running_emulator, serve
+    from provisioner.emulator.spec import AUTH_SPEC_NAME, ORACLE_SPEC_ID, ORACLE_SPEC_VERSION
+    from provisioner.emulator.store import ConnectionRecord, Store
 
 __all__ = [
     "AUTH_SPEC_NAME",
@@ -46,3 +50,39 @@ __all__ = [
     "serve",
     "serve_from_args",
 ]
+
+_WHERE: Final[dict[str, str]] = {
+    "AUTH_SPEC_NAME": "provisioner.emulator.spec",
+    "ConnectionRecord": "provisioner.emulator.store",
+    "DEFAULT_HOST": "provisioner.emulator.server",
+    "DEFAULT_PAGE_SIZE": "provisioner.emulator.listing",
+    "DEFAULT_PORT": "provisioner.emulator.options",
+    "DEFAULT_TOKEN_TTL": "provisioner.emulator.faults",
+    "EMULATOR_STATE": "provisioner.emulator.runtime",
+    "EmulatorState": "provisioner.emulator.runtime",
+    "EmulatorStats": "provisioner.emulator.runtime",
+    "FLOW_PREFIX": "provisioner.emulator.app",
+    "FaultPlan": "provisioner.emulator.faults",
+    "IMS_TOKEN_PATH": "provisioner.emulator.app",
+    "MAX_PAGE_SIZE": "provisioner.emulator.listing",
+    "ORACLE_SPEC_ID": "provisioner.emulator.spec",
+    "ORACLE_SPEC_VERSION": "provisioner.emulator.spec",
+    "RequestKind": "provisioner.emulator.faults",
+    "RunningEmulator": "provisioner.emulator.server",
+    "Store": "provisioner.emulator.store",
+    "add_emulator_arguments": "provisioner.emulator.options",
+    "create_app": "provisioner.emulator.app",
+    "plan_from_args": "provisioner.emulator.options",
+    "running_emulator": "provisioner.emulator.server",
+    "serve": "provisioner.emulator.server",
+    "serve_from_args": "provisioner.emulator.options",
+}
+
+
+def __getattr__(name: str) -> object:
+    """Import on first use: the command line reads the emulator's options without paying for
+    aiohttp.web, which only serving needs."""
+    module = _WHERE.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    return getattr(importlib.import_module(module), name)

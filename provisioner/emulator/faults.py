@@ -16,12 +16,15 @@ from typing import Final
 from provisioner.errors import ConfigError
 
 __all__ = [
+    "DEFAULT_HOST",
     "DEFAULT_TOKEN_TTL",
     "FaultDice",
     "FaultPlan",
     "RateLimiter",
     "RequestKind",
 ]
+
+DEFAULT_HOST: Final = "127.0.0.1"  # where the emulator listens unless told otherwise
 
 DEFAULT_TOKEN_TTL: Final = 86399  # seconds, what IMS answers for server-to-server tokens
 

@@ -6,8 +6,7 @@ import argparse
 import math
 from typing import Final
 
-from provisioner.emulator.faults import DEFAULT_TOKEN_TTL, FaultPlan, RequestKind
-from provisioner.emulator.server import DEFAULT_HOST, serve
+from provisioner.emulator.faults import DEFAULT_HOST, DEFAULT_TOKEN_TTL, FaultPlan, RequestKind
 
 __all__ = ["DEFAULT_PORT", "add_emulator_arguments", "plan_from_args", "serve_from_args"]
 
@@ -111,4 +110,6 @@ def plan_from_args(ns: argparse.Namespace) -> FaultPlan:
 
 async def serve_from_args(ns: argparse.Namespace) -> None:
     """Serve as the parsed options say, until cancelled."""
+    from provisioner.emulator.server import serve  # aiohttp.web only when serving
+
     await serve(ns.host, ns.port, plan_from_args(ns), ns.db)

@@ -16,13 +16,12 @@ import structlog
 from aiohttp import web
 
 from provisioner.emulator.app import FLOW_PREFIX, IMS_TOKEN_PATH, create_app
-from provisioner.emulator.faults import FaultPlan
+from provisioner.emulator.faults import DEFAULT_HOST, FaultPlan
 from provisioner.emulator.runtime import EMULATOR_STATE, EmulatorState, EmulatorStats
 from provisioner.emulator.store import Store
 
 __all__ = ["DEFAULT_HOST", "RunningEmulator", "running_emulator", "serve"]
 
-DEFAULT_HOST: Final = "127.0.0.1"
 _BACKLOG: Final = 1024  # benchmarks open dozens of connections at once
 _SHUTDOWN_TIMEOUT: Final = 5.0
 
