@@ -55,13 +55,13 @@ class ConnectionProvisioner:
         if job.kind is JobKind.UPDATE:
             done = await self._update(job)
         else:
-            done = await self._create(job, attempt)
+            done = await self._create(job)
         if self._verify and done.connection_id is not None:
             verified = await self._test(job, done.connection_id)
             done = dataclasses.replace(done, verified=verified)
         return done
 
-    async def _create(self, job: Job, attempt: int) -> Provisioned:
+    async def _create(self, job: Job) -> Provisioned:
         if job.name in self._uncertain:
             found = await lookup_name(self._client, sandbox=job.sandbox, name=job.name)
             decision = decide(found)
@@ -79,7 +79,6 @@ class ConnectionProvisioner:
             if exc.sent and exc.status != 429:
                 self._uncertain.add(job.name)  # it may have landed: look before sending again
             raise
-        log.debug("entry_created", connection_id=created.id, attempt=attempt)
         return Provisioned(
             status=Outcome.CREATED, connection_id=created.id, http_status=created.status
         )
