@@ -319,6 +319,7 @@ class ApplyRun:
             duration_ms=result.duration_ms,
             error=result.error,
             verified=result.verified,
+            request_id=result.request_id,
         )
         self._observer.entry_finished(result)
         self._observer.rate_changed(self.pacer.rate)

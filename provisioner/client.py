@@ -59,6 +59,7 @@ class Created:
     id: str
     etag: str | None
     status: int
+    request_id: str | None = None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -283,7 +284,12 @@ class FlowClient:
         if not isinstance(conn_id, str) or not conn_id:
             raise PermanentError("create answered without a connection id", status=resp.status)
         etag = data.get("etag")
-        return Created(id=conn_id, etag=etag if isinstance(etag, str) else None, status=resp.status)
+        return Created(
+            id=conn_id,
+            etag=etag if isinstance(etag, str) else None,
+            status=resp.status,
+            request_id=resp.headers.get("x-request-id"),
+        )
 
     async def list_connections(
         self, *, sandbox: str, filters: Sequence[str] = ()

@@ -53,6 +53,7 @@ class Provisioned:
     connection_id: str | None
     http_status: int | None = None
     verified: bool | None = None
+    request_id: str | None = None
 
 
 class Provisioner(Protocol):
@@ -87,6 +88,7 @@ def _failed(job: Job, tries: _Attempts, elapsed_ms: int, message: str) -> Result
         http_status=last.status if last else None,
         error=message,
         error_code=last.code if last else None,
+        request_id=last.request_id if last else None,
         duration_ms=elapsed_ms,
     )
 
@@ -235,6 +237,7 @@ class Pool:
                 http_status=done.http_status,
                 duration_ms=_ms_since(started),
                 verified=done.verified,
+                request_id=done.request_id,
             )
 
     def _refuse_retry(self, exc: RetryableError, tries: _Attempts) -> str | None:

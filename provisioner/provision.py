@@ -80,7 +80,10 @@ class ConnectionProvisioner:
                 self._uncertain.add(job.name)  # it may have landed: look before sending again
             raise
         return Provisioned(
-            status=Outcome.CREATED, connection_id=created.id, http_status=created.status
+            status=Outcome.CREATED,
+            connection_id=created.id,
+            http_status=created.status,
+            request_id=created.request_id,
         )
 
     async def _update(self, job: Job) -> Provisioned:

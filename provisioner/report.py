@@ -37,6 +37,7 @@ class Result:
     error_code: str | None = None  # FLOW-1413-400, 401013, … when the API gave one
     duration_ms: int = 0
     verified: bool | None = None
+    request_id: str | None = None  # of the last answer: what Adobe support asks for
 
     @property
     def ok(self) -> bool:

@@ -1,7 +1,8 @@
 """The report's JSON form: Report <-> dict, reading a report file back, and writing one atomically.
 
 The shape is the one in CONTRACT.md ("Report"), plus ``summary.updated`` and the result
-fields ``error_code`` and ``verified``. Unknown keys are ignored so that a newer report renders.
+fields ``error_code``, ``verified`` and ``request_id``. Unknown keys are ignored so that a
+newer report renders.
 """
 
 from __future__ import annotations
@@ -37,6 +38,7 @@ def _result_to_dict(result: Result) -> dict[str, object]:
         "duration_ms": result.duration_ms,
         "error_code": result.error_code,
         "verified": result.verified,
+        "request_id": result.request_id,
     }
 
 
@@ -165,6 +167,7 @@ def _result_from(chk: _Checker, value: object, index: int) -> Result | None:
         error_code=_optional_text(chk, obj, "error_code", where),
         duration_ms=chk.count(obj, "duration_ms", where, default=0),
         verified=_verified(chk, obj, where),
+        request_id=_optional_text(chk, obj, "request_id", where),
     )
     return result if len(chk.issues) == before else None
 

@@ -66,3 +66,17 @@ async def test_report_lists_created_ids_and_state_records_them(emulator, tmp_pat
     report = await ApplyRun(manifest(tmp_path, many(3)), settings, RunOptions()).execute()
     data = json.dumps([r.connection_id for r in report.results])
     assert all(r.connection_id for r in report.results), data
+
+
+async def test_each_result_carries_the_request_id_of_its_last_answer(
+    emulator, tmp_path: Path
+) -> None:
+    """What Adobe support asks for: the report keeps each entry's last request id."""
+    bad = spec("rejected")
+    object.__setattr__(bad, "sid", "")
+    settings = make_settings(emulator, tmp_path)
+    report = await ApplyRun(
+        manifest(tmp_path, [spec("fine"), bad]), settings, RunOptions()
+    ).execute()
+    assert all(r.request_id for r in report.results)
+    assert report.results[0].request_id != report.results[1].request_id

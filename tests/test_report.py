@@ -129,6 +129,7 @@ def test_report_to_dict_has_the_contract_shape() -> None:
         "duration_ms": 84,
         "error_code": None,
         "verified": True,
+        "request_id": None,
     }
 
 
