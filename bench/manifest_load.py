@@ -20,6 +20,7 @@ from typing import Final
 
 import yaml
 
+from bench.manifests import write_validate_manifest
 from provisioner.manifest import load_manifest
 
 TIME_TARGET: Final = 1.5
@@ -40,29 +41,9 @@ print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)
 
 
 def generate(entries: int) -> str:
-    """A manifest using every feature on the hot path: defaults, ${VAR}, templates, both targets."""
-    lines = [
-        "version: 1",
-        "sandbox: prod",
-        "defaults:",
-        "  port: 1521",
-        "  user: aep_reader",
-        "  password: ${ORACLE_PASSWORD}",
-        '  description: "Oracle {name} on {host} onboarded by provisioner"',
-        "databases:",
-    ]
-    for i in range(entries):
-        lines.append(f"  - name: db-{i:05d}")
-        if i % 3:
-            lines.append(f"    host: db{i}.example.com")
-        else:
-            lines.append(f"    host: 10.{i // 65536 % 256}.{i // 256 % 256}.{i % 256}")
-        lines.append(f"    sid: SID{i}" if i % 2 else f"    service_name: svc{i}.example.com")
-        if i % 5 == 0:
-            lines.append(f"    port: {1522 + i % 100}")
-        if i % 7 == 0:
-            lines += [f"    user: u{i}", "    password: ${HR_PASSWORD}", "    sandbox: hr-dev"]
-    return "\n".join(lines) + "\n"
+    """The validate case's manifest (defaults, ${VAR}, templates, both targets, two sandboxes)."""
+    with tempfile.TemporaryDirectory() as tmp:
+        return write_validate_manifest(Path(tmp) / "m.yaml", entries).read_text(encoding="utf-8")
 
 
 def best_times(runs: list[Callable[[], object]], rounds: int) -> list[float]:

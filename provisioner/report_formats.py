@@ -36,7 +36,8 @@ CSV_HEADER: Final = (
 )
 
 
-def _csv_row(result: Result) -> tuple[str, ...]:
+def _cells(result: Result) -> tuple[str, ...]:
+    """The columns both tables start with: name … http_status, as text."""
     return (
         result.name,
         result.sandbox,
@@ -44,8 +45,11 @@ def _csv_row(result: Result) -> tuple[str, ...]:
         result.connection_id or "",
         str(result.attempts),
         "" if result.http_status is None else str(result.http_status),
-        result.error or "",
     )
+
+
+def _csv_row(result: Result) -> tuple[str, ...]:
+    return (*_cells(result), result.error or "")
 
 
 def write_csv(report: Report, out: TextIO) -> None:
@@ -74,12 +78,7 @@ def _md_table(header: tuple[str, ...], rows: list[tuple[str, ...]], out: TextIO)
 
 def _md_result(result: Result) -> tuple[str, ...]:
     return (
-        result.name,
-        result.sandbox,
-        result.status.value,
-        result.connection_id or "",
-        str(result.attempts),
-        "" if result.http_status is None else str(result.http_status),
+        *_cells(result),
         result.error_code or "",
         result.error or "",
         str(result.duration_ms),
