@@ -77,20 +77,29 @@ class _Attempts:
     last: ProvisionError | None = None
 
 
-def _failed(job: Job, tries: _Attempts, elapsed_ms: int, message: str) -> Result:
+def _ended(job: Job, tries: _Attempts, started: float, status: Outcome, error: str) -> Result:
+    """A job that ended without success (failed or skipped), with its last error's details."""
     last = tries.last
     return Result(
         name=job.name,
         sandbox=job.sandbox,
-        status=Outcome.FAILED,
+        status=status,
         connection_id=job.connection_id,
         attempts=tries.count,
         http_status=last.status if last else None,
-        error=message,
+        error=error,
         error_code=last.code if last else None,
         request_id=last.request_id if last else None,
-        duration_ms=elapsed_ms,
+        duration_ms=_ms_since(started),
     )
+
+
+def _failed(job: Job, tries: _Attempts, started: float, message: str) -> Result:
+    return _ended(job, tries, started, Outcome.FAILED, message)
+
+
+def _skipped(job: Job, tries: _Attempts, started: float) -> Result:
+    return _ended(job, tries, started, Outcome.SKIPPED, "interrupted")
 
 
 class Pool:
@@ -182,20 +191,9 @@ class Pool:
             try:
                 result = await self._attempt_until_done(job, tries, started)
             except asyncio.CancelledError:
-                self._emit(self._skipped(job, tries, started))
+                self._emit(_skipped(job, tries, started))
                 raise
             self._emit(result)
-
-    def _skipped(self, job: Job, tries: _Attempts, started: float) -> Result:
-        return Result(
-            name=job.name,
-            sandbox=job.sandbox,
-            status=Outcome.SKIPPED,
-            connection_id=job.connection_id,
-            attempts=tries.count,
-            error="interrupted",
-            duration_ms=_ms_since(started),
-        )
 
     async def _attempt_until_done(self, job: Job, tries: _Attempts, started: float) -> Result:
         deadline = self._config.entry_deadline
@@ -206,7 +204,7 @@ class Pool:
             message = f"deadline of {deadline:g}s passed after {tries.count} attempt(s)"
             if tries.last is not None:
                 message += f"; last error: {tries.last.message}"
-            return _failed(job, tries, _ms_since(started), message)
+            return _failed(job, tries, started, message)
 
     async def _attempts(self, job: Job, tries: _Attempts, started: float) -> Result:
         while True:
@@ -215,17 +213,17 @@ class Pool:
                 done = await self._provisioner.provision(job, tries.count)
             except PermanentError as exc:
                 tries.last = exc
-                return _failed(job, tries, _ms_since(started), exc.message)
+                return _failed(job, tries, started, exc.message)
             except RetryableError as exc:
                 tries.last = exc
                 if self._stopping:
-                    return self._skipped(job, tries, started)
+                    return _skipped(job, tries, started)
                 refusal = self._refuse_retry(exc, tries)
                 if refusal is not None:
-                    return _failed(job, tries, _ms_since(started), refusal)
+                    return _failed(job, tries, started, refusal)
                 await self._wait_before_retry(exc, tries.count)
                 if self._stopping:
-                    return self._skipped(job, tries, started)
+                    return _skipped(job, tries, started)
                 continue
             self._budget.refund(tries.paid)
             return Result(
