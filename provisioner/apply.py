@@ -18,7 +18,7 @@ from structlog.contextvars import bound_contextvars
 from provisioner.backoff import RateController, RetryBudget, Sleep
 from provisioner.client import FlowClient
 from provisioner.discover import Action, Decision, Inventory, decide, list_inventory
-from provisioner.errors import ConfigError
+from provisioner.errors import ConfigError, ProvisionError
 from provisioner.manifest import Manifest
 from provisioner.pool import Job, JobKind, Pool, PoolConfig
 from provisioner.progress import NullObserver, RunObserver
@@ -185,10 +185,16 @@ class ApplyRun:
         default = self.manifest.path.parent / "reports" / f"{self.run_id}.json"
         return self.settings.report_path or default
 
-    def stop(self) -> None:
+    @property
+    def started_sending(self) -> bool:
+        """True once creates may have been sent (the pool started): a second signal then
+        cancels them at once, and the report is still written."""
+        return self._pool is not None
+
+    def stop(self, *, now: bool = False) -> None:
         self.interrupted = True
         if self._pool is not None:
-            self._pool.stop()
+            self._pool.stop(now=now)
 
     async def execute(self) -> Report:
         started = datetime.now(UTC)
@@ -232,9 +238,17 @@ class ApplyRun:
             for name, fp in state.intents(self.settings.target(sandbox)).items():
                 self._intents[(sandbox, name)] = fp
         async with FlowClient(self.settings, pacer=self.pacer) as client:
-            await client.authenticate()
-            inventory = await list_inventory(client, {j.sandbox for j in chosen})
-            work = self._settle(decide_jobs(chosen, inventory, known, self._fingerprints))
+            try:
+                await client.authenticate()
+                inventory = await list_inventory(client, {j.sandbox for j in chosen})
+            except ProvisionError as exc:  # an outage before anything was sent: say so per entry
+                log.error("listing_failed", error=exc.message, http_status=exc.status)
+                for job in chosen:
+                    self._record(_not_listed(job, exc))
+                return
+            work = self._settle(
+                decide_jobs(chosen, inventory, known, self._fingerprints), inventory
+            )
             if self.interrupted:
                 return
             self._pool = Pool(
@@ -247,13 +261,20 @@ class ApplyRun:
                 rate_of=lambda: self.pacer.rate,
             )
             self._intend(state, work)
+            log.info(
+                "work_started",
+                create=sum(j.kind is JobKind.CREATE for j in work),
+                update=sum(j.kind is JobKind.UPDATE for j in work),
+                delete=len(orphans),
+                done_already=len(self.results),
+            )
             try:
                 await self._pool.run([*work, *orphans])
             finally:
                 self._drop_unmade_intents(state, work)
             self.requests = dict(client.requests)
 
-    def _settle(self, planned: list[Planned]) -> list[Job]:
+    def _settle(self, planned: list[Planned], inventory: Inventory) -> list[Job]:
         """Entries already there end ``existing`` (or ``failed`` when ambiguous); the jobs
         left to do (create or update) are returned."""
         work: list[Job] = []
@@ -266,10 +287,21 @@ class ApplyRun:
                     dataclasses.replace(job, kind=JobKind.UPDATE, connection_id=decision.ids[0])
                 )
             elif decision.action is Action.EXISTS:
+                self._check_intent(job, inventory)
                 self._record(_existing(job, decision))
             else:
                 self._record(_failed_ambiguous(job, decision))
         return work
+
+    def _check_intent(self, job: Job, inventory: Inventory) -> None:
+        """An intent makes a found connection ours only if our client created it (when the
+        API says who did): a name another tool took meanwhile is never pruned as ours."""
+        key = _key(job)
+        if key not in self._intents:
+            return
+        creator = inventory.named(job.sandbox, job.name)[0].created_client
+        if creator is not None and creator != self.settings.credentials.client_id:
+            del self._intents[key]
 
     def _intend(self, state: StateStore, work: list[Job]) -> None:
         state.intend(
@@ -336,6 +368,18 @@ def _surely_not_created(result: Result) -> bool:
     status = result.http_status
     return result.attempts == 0 or (
         status is not None and 400 <= status < 500 and status not in (408, 429)
+    )
+
+
+def _not_listed(job: Job, exc: ProvisionError) -> Result:
+    return Result(
+        name=job.name,
+        sandbox=job.sandbox,
+        status=Outcome.FAILED,
+        http_status=exc.status,
+        error=f"could not read the existing connections, so nothing was sent: {exc.message}",
+        error_code=exc.code,
+        request_id=exc.request_id,
     )
 
 

@@ -14,7 +14,7 @@ from typing import Final, Protocol
 
 import structlog
 
-from provisioner.errors import ProvisionerError
+from provisioner.errors import AuthError, ProvisionerError
 from provisioner.secrets import Secret
 from provisioner.settings import Credentials
 
@@ -87,6 +87,8 @@ class ImsTokenCache:
         current = self._current()
         if current is not None:
             return current
+        if isinstance(self._failure, AuthError):
+            raise self._failure  # refused credentials do not mend themselves within a run
         tried_before = self._tries
         async with self._lock:
             current = self._current()
@@ -98,10 +100,10 @@ class ImsTokenCache:
                 grant = await self._fetch()
             except ProvisionerError as exc:
                 self._failure = exc
+                self._tries += 1  # counted when it ended: callers that waited share the failure
                 raise
-            finally:
-                self._tries += 1  # counted when done: callers that waited on it share its end
             self._failure = None
+            self._tries += 1
             self.fetches += 1
             margin = min(_MAX_MARGIN, grant.expires_in * _MARGIN_SHARE)
             self._token = grant.token

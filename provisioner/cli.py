@@ -15,6 +15,7 @@ from pathlib import Path
 
 from provisioner import __version__
 from provisioner.commands import (
+    EXIT_FAILED,
     EXIT_INTERRUPTED,
     EXIT_OK,
     EXIT_USAGE,
@@ -23,7 +24,7 @@ from provisioner.commands import (
     rollback_command,
 )
 from provisioner.emulator.options import add_emulator_arguments, plan_from_args
-from provisioner.errors import ManifestError, ProvisionerError
+from provisioner.errors import ManifestError, ProvisionerError, ProvisionError
 from provisioner.importer import add_import_arguments, convert_inventory
 from provisioner.logs import LEVELS, configure_logging, default_log_format
 from provisioner.manifest import describe_manifest, load_manifest, manifest_schema
@@ -151,6 +152,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ManifestError as exc:
         sys.stderr.write(f"{exc}\n{len(exc.issues)} problem(s); nothing was sent.\n")
         return EXIT_USAGE
+    except ProvisionError as exc:  # the API failed outside any entry (e.g. plan's listing)
+        sys.stderr.write(f"error: {exc}\n")
+        return EXIT_FAILED
     except ProvisionerError as exc:  # configuration, lock, credentials: nothing was sent
         sys.stderr.write(f"error: {exc}\n")
         return EXIT_USAGE

@@ -52,6 +52,7 @@ class Connection:
     etag: str | None = None
     state: str | None = None
     description: str | None = None
+    created_client: str | None = None  # the client id that created it (Platform's createdClient)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -90,7 +91,12 @@ def _connection(item: object) -> Connection | None:
         etag=item.get("etag") if isinstance(item.get("etag"), str) else None,
         state=item.get("state") if isinstance(item.get("state"), str) else None,
         description=item.get("description") if isinstance(item.get("description"), str) else None,
+        created_client=_text_or_none(item.get("createdClient")),
     )
+
+
+def _text_or_none(value: object) -> str | None:
+    return value if isinstance(value, str) and value else None
 
 
 def _transport_error(exc: BaseException, *, kind: str) -> RetryableError | PermanentError:
@@ -187,8 +193,17 @@ class FlowClient:
         return _grant(text)
 
     async def authenticate(self) -> None:
-        """Get a token now, so that bad credentials stop the run before anything is sent."""
-        await self.tokens.token()
+        """Get a token now (retrying an unavailable IMS), so that bad credentials stop the
+        run before anything is sent: AuthError."""
+        await self._reads.call(self.tokens.token, kind="token")
+
+    async def _token(self) -> Secret:
+        """The token for a request. Credentials refused in the middle of a run (a rotated
+        secret) fail the request's entry, not the run."""
+        try:
+            return await self.tokens.token()
+        except AuthError as exc:
+            raise PermanentError(str(exc), sent=False) from exc
 
     def _url(self, path: str) -> str:
         """``path`` under the Flow Service. A link the server gives may be absolute, but never
@@ -216,7 +231,7 @@ class FlowClient:
         url = self._url(path)
         call = _Call(kind=kind, method=method, url=url, sandbox=sandbox, json=json, params=params)
         for auth_attempt in (1, 2):
-            token = await self.tokens.token()
+            token = await self._token()
             resp = await self._send(call, token, headers)
             if resp.status != 401 or auth_attempt == 2:
                 break

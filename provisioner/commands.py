@@ -22,7 +22,7 @@ from provisioner.plan import run_plan, write_plan
 from provisioner.progress import make_observer
 from provisioner.report import Report
 from provisioner.report_formats import write_report
-from provisioner.reportio import load_report, write_report_file
+from provisioner.reportio import check_writable, load_report, write_report_file
 from provisioner.rollback import rollback_jobs, run_rollback
 from provisioner.secrets import Secret
 from provisioner.settings import (
@@ -61,7 +61,10 @@ _EMULATOR_ORG: Final = "EMULATOR0000000000000000@AdobeOrg"
 class Stoppable(Protocol):
     interrupted: bool
 
-    def stop(self) -> None: ...
+    @property
+    def started_sending(self) -> bool: ...
+
+    def stop(self, *, now: bool = False) -> None: ...
 
 
 def _options(args: argparse.Namespace) -> RunOptions:
@@ -149,12 +152,15 @@ def _signals(run: Stoppable) -> Iterator[None]:
 
     def handle(signum: int) -> None:
         name = signal.Signals(signum).name
-        if run.interrupted and task is not None:
-            log.warning("stop_forced", signal=name)
-            task.cancel()
+        if not run.interrupted:
+            log.warning("stop_signal", signal=name)
+            run.stop()
             return
-        log.warning("stop_signal", signal=name)
-        run.stop()
+        log.warning("stop_forced", signal=name)
+        if run.started_sending:
+            run.stop(now=True)  # cancel in-flight entries now; the report is still written
+        elif task is not None:
+            task.cancel()  # still listing: nothing was sent
 
     for signum in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(signum, handle, signum)
@@ -183,6 +189,7 @@ async def apply_command(
     async with _target(args, manifest.path.parent, env) as settings:
         observer = make_observer(not args.no_progress, stream=sys.stderr)
         run = ApplyRun(manifest, settings, _options(args), observer=observer)
+        check_writable(run.report_path)  # before anything is sent
         with _signals(run):
             report = await run.execute()
     _write_outputs(report, run.report_path, args.report_format, str(args.manifest))
@@ -219,6 +226,8 @@ async def rollback_command(args: argparse.Namespace, env: Mapping[str, str]) -> 
         return EXIT_OK
     _confirm(len(jobs), yes=args.yes)
     base_dir = Path(report.manifest).parent
+    if args.report is not None:
+        check_writable(args.report)
     async with _target(args, base_dir, env) as settings:
         observer = make_observer(not args.no_progress, stream=sys.stderr)
         undone = await run_rollback(report, settings, observer=observer)

@@ -6,9 +6,11 @@ names, so the listing filters on the connection spec only and names are matched 
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from enum import StrEnum
+from typing import Final
 
 from provisioner.client import Connection, FlowClient
 from provisioner.settings import ORACLE_SPEC_ID
@@ -17,6 +19,7 @@ from provisioner.state import StateEntry
 __all__ = ["Action", "Decision", "Inventory", "decide", "list_inventory", "lookup_name"]
 
 SPEC_FILTER = f"connectionSpec.id=={ORACLE_SPEC_ID}"
+_PLAIN_NAME: Final = re.compile(r"[A-Za-z0-9_.\- ]+")  # safe inside a property filter
 
 
 class Action(StrEnum):
@@ -68,7 +71,7 @@ async def list_inventory(client: FlowClient, sandboxes: Iterable[str]) -> Invent
 async def lookup_name(client: FlowClient, *, sandbox: str, name: str) -> tuple[Connection, ...]:
     """Connections named exactly ``name`` (after a create whose outcome is unknown)."""
     filters = [SPEC_FILTER]
-    if "," not in name:  # a comma would turn the filter into an OR list
+    if _PLAIN_NAME.fullmatch(name):  # else (a comma is an OR list, ...) trust only our match
         filters.append(f"name=={name}")
     found = await client.list_connections(sandbox=sandbox, filters=filters)
     return tuple(c for c in found if c.name == name)

@@ -128,17 +128,22 @@ class Pool:
         self._idle = asyncio.Event()
         self._active = 0
         self._done: set[tuple[str, str]] = set()
+        self._workers: list[asyncio.Task[None]] = []
 
     @property
     def stopping(self) -> bool:
         return self._stopping
 
-    def stop(self) -> None:
-        """Start no new entry; in-flight ones get ``grace`` seconds, then are cancelled."""
+    def stop(self, *, now: bool = False) -> None:
+        """Start no new entry; in-flight ones get ``grace`` seconds, then are cancelled
+        (at once with ``now``). Their results are recorded either way."""
         if not self._stopping:
-            log.warning("stop_requested", grace_s=self._config.grace)
+            log.warning("stop_requested", grace_s=0 if now else self._config.grace)
         self._stopping = True
         self._wake.set()
+        if now:
+            for worker in self._workers:
+                worker.cancel()
 
     async def run(self, jobs: Sequence[Job]) -> None:
         queue: asyncio.Queue[Job] = asyncio.Queue()
@@ -148,10 +153,11 @@ class Pool:
         if self._active:
             async with asyncio.TaskGroup() as tg:
                 workers = [tg.create_task(self._worker(queue)) for _ in range(self._active)]
+                self._workers = workers
                 tg.create_task(self._guard(workers))
         for job in jobs:
             if (job.sandbox, job.name) not in self._done:
-                self._emit(Result(name=job.name, sandbox=job.sandbox, status=Outcome.SKIPPED))
+                self._emit(_skipped(job, _Attempts(), time.monotonic()))
 
     async def _guard(self, workers: list[asyncio.Task[None]]) -> None:
         """After a stop, give in-flight entries ``grace`` seconds, then cancel them."""

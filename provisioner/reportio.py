@@ -18,7 +18,14 @@ from typing import Final, TextIO
 from provisioner.errors import ConfigError
 from provisioner.report import Outcome, Report, Result, Summary
 
-__all__ = ["load_report", "report_from_dict", "report_to_dict", "write_json", "write_report_file"]
+__all__ = [
+    "check_writable",
+    "load_report",
+    "report_from_dict",
+    "report_to_dict",
+    "write_json",
+    "write_report_file",
+]
 
 _SUMMARY_KEYS: Final = ("total", "created", "existing", "failed", "skipped")
 _OUTCOME_VALUES: Final = frozenset(o.value for o in Outcome)
@@ -250,6 +257,23 @@ def load_report(path: Path) -> Report:
     except json.JSONDecodeError as exc:
         raise ConfigError(f"{path}:{exc.lineno}:{exc.colno}: not valid JSON: {exc.msg}") from exc
     return report_from_dict(data, source=str(path))
+
+
+def check_writable(path: Path) -> None:
+    """Fail before a run, not after it: ``path``'s folder can be made and written to.
+
+    Raises:
+        ConfigError: naming the path and the reason.
+    """
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        probe = path.with_name(f".{path.name}.{uuid.uuid4().hex}.probe")
+        probe.touch(exist_ok=False)
+        probe.unlink()
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot write the report there: {exc.strerror or exc}") from exc
+    if path.is_dir():
+        raise ConfigError(f"{path}: is a folder; --report takes a file path")
 
 
 def write_report_file(report: Report, path: Path) -> None:

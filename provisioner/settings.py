@@ -6,6 +6,7 @@ This is the only module that reads ``os.environ``.
 from __future__ import annotations
 
 import ipaddress
+import math
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -75,8 +76,9 @@ class Timeouts:
 
     def __post_init__(self) -> None:
         for name in ("request", "connect", "entry", "grace"):
-            if getattr(self, name) <= 0:
-                raise ConfigError(f"timeout {name} must be positive")
+            value = getattr(self, name)
+            if not math.isfinite(value) or value <= 0:
+                raise ConfigError(f"timeout {name} must be a positive number, got {value}")
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -101,6 +103,8 @@ class Backoff:
     def __post_init__(self) -> None:
         if not 1 <= self.max_attempts <= 100:
             raise ConfigError(f"--max-attempts must be 1-100, got {self.max_attempts}")
+        if not all(math.isfinite(v) for v in (self.base, self.cap, self.retry_after_cap)):
+            raise ConfigError("backoff base, cap and Retry-After cap must be finite numbers")
         if self.base < 0 or self.cap < self.base:
             raise ConfigError("backoff needs 0 <= base <= cap")
 

@@ -1,16 +1,18 @@
 """SQLite state per target: what this tool created, fingerprints, last outcomes; the run lock.
 
-Rows are written as each entry finishes, in WAL mode. Intent rows for every create of a run
-are committed before the first is sent, so a create whose answer dies with the process is known
-as ours on the next run; outcome rows are group-committed (at most ``_COMMIT_EVERY`` seconds
-late), so a ``kill -9`` loses at most that much, which the next run's listing recovers.
+An outcome row is recorded as each entry finishes and committed at most ``_COMMIT_EVERY``
+seconds later (group commit, WAL mode); a ``kill -9`` loses at most that much, which the next
+run's listing recovers. Intent rows for every create of a run are committed before the first is
+sent, so a create whose answer dies with the process is known as ours on the next run.
 
 No row holds a secret: the fingerprint is an HMAC-SHA256 under a random key kept in this
-database, so it shows that an entry changed without revealing what it holds.
+database, so it shows that an entry changed without revealing what it holds. (Like any
+verifier, whoever holds the file can test a guessed password against it: keep it private.)
 """
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import fcntl
 import hashlib
@@ -111,12 +113,15 @@ class StateStore:
         self.path = path
         self._last_commit = time.monotonic()
         self._pending: list[dict[str, object]] = []  # outcome rows waiting for the next commit
+        self._timer: asyncio.TimerHandle | None = None  # commits them at most 50 ms late
         self._key = self._fingerprint_key()
 
     @classmethod
     def open(cls, path: Path) -> StateStore:
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
+            if not path.exists():  # private: it holds fingerprints (see the module docstring)
+                os.close(os.open(path, os.O_WRONLY | os.O_CREAT, 0o600))
             conn = sqlite3.connect(path, isolation_level=None)
             conn.execute("PRAGMA journal_mode=WAL")
             conn.execute("PRAGMA synchronous=NORMAL")
@@ -141,6 +146,21 @@ class StateStore:
         self.commit()
         self._conn.close()
 
+    def _commit_soon(self) -> None:
+        """Commit now if the last commit is ``_COMMIT_EVERY`` old; else at most that much later
+        (a timer on the running loop; at once when there is no loop)."""
+        if time.monotonic() - self._last_commit >= _COMMIT_EVERY:
+            self.commit()
+            return
+        if self._timer is not None:
+            return
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:
+            self.commit()
+            return
+        self._timer = loop.call_later(_COMMIT_EVERY, self.commit)
+
     def _begin(self) -> None:
         if not self._conn.in_transaction:
             self._conn.execute("BEGIN")
@@ -154,14 +174,13 @@ class StateStore:
 
     def commit(self) -> None:
         """Make every write so far durable against a crash of this process."""
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
         self._write_pending()
         if self._conn.in_transaction:
             self._conn.execute("COMMIT")
         self._last_commit = time.monotonic()
-
-    def _commit_if_due(self) -> None:
-        if time.monotonic() - self._last_commit >= _COMMIT_EVERY:
-            self.commit()
 
     def _fingerprint_key(self) -> bytes:
         row = self._conn.execute("SELECT value FROM meta WHERE key = 'fingerprint_key'").fetchone()
@@ -253,7 +272,7 @@ class StateStore:
         self._begin()
         self._conn.execute("DELETE FROM entries WHERE target = ? AND name = ?", (target, name))
         self._conn.execute("DELETE FROM intents WHERE target = ? AND name = ?", (target, name))
-        self._commit_if_due()
+        self._commit_soon()
 
     def record(
         self,
@@ -283,7 +302,7 @@ class StateStore:
                 "now": _now(),
             }
         )
-        self._commit_if_due()
+        self._commit_soon()
 
 
 class RunLock:

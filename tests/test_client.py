@@ -456,12 +456,29 @@ async def test_ims_refusal_is_auth_error_with_the_oauth_reason(http: FakeHttp, s
     assert CLIENT_SECRET not in str(info.value)
 
 
-async def test_ims_server_error_is_retryable(http: FakeHttp) -> None:
-    http.post(IMS_TOKEN, status=503, body="")
-    async with FlowClient(make_settings(), pacer=FakePacer()) as flow:
+async def test_ims_server_error_is_retried_then_given_up_as_retryable(
+    http: FakeHttp, sleep: RecordingSleep
+) -> None:
+    http.post(IMS_TOKEN, status=503, body="", repeat=True)
+    settings = make_settings()
+    reads = Retrier(settings.backoff, sleep=sleep)
+    async with FlowClient(settings, pacer=FakePacer(), reads=reads) as flow:
         with pytest.raises(RetryableError) as info:
             await flow.authenticate()
     assert info.value.status == 503
+    assert len(sleep.delays) == settings.backoff.max_attempts - 1
+
+
+async def test_ims_unavailable_once_is_retried_before_the_run_starts(
+    http: FakeHttp, sleep: RecordingSleep
+) -> None:
+    http.post(IMS_TOKEN, status=503, body="")
+    http.post(IMS_TOKEN, payload={"access_token": "tok", "expires_in": 3600})
+    settings = make_settings()
+    reads = Retrier(settings.backoff, sleep=sleep)
+    async with FlowClient(settings, pacer=FakePacer(), reads=reads) as flow:
+        await flow.authenticate()
+    assert len(sleep.delays) == 1
 
 
 async def test_ims_answer_without_access_token_is_auth_error(http: FakeHttp) -> None:
@@ -471,9 +488,11 @@ async def test_ims_answer_without_access_token_is_auth_error(http: FakeHttp) -> 
             await flow.authenticate()
 
 
-async def test_unreachable_ims_is_retryable(http: FakeHttp) -> None:
-    http.post(IMS_TOKEN, exception=aiohttp.ServerDisconnectedError())
-    async with FlowClient(make_settings(), pacer=FakePacer()) as flow:
+async def test_unreachable_ims_is_retryable(http: FakeHttp, sleep: RecordingSleep) -> None:
+    http.post(IMS_TOKEN, exception=aiohttp.ServerDisconnectedError(), repeat=True)
+    settings = make_settings()
+    reads = Retrier(settings.backoff, sleep=sleep)
+    async with FlowClient(settings, pacer=FakePacer(), reads=reads) as flow:
         with pytest.raises(RetryableError, match="IMS token"):
             await flow.authenticate()
 
