@@ -140,7 +140,8 @@ class FlowClient:
         timeouts = self._settings.timeouts
         self._session = aiohttp.ClientSession(
             connector=aiohttp.TCPConnector(limit=self._settings.limits.concurrency + 2),
-            timeout=aiohttp.ClientTimeout(total=timeouts.request, connect=timeouts.connect),
+            # sock_connect, not connect: no extra timer per pooled request
+            timeout=aiohttp.ClientTimeout(total=timeouts.request, sock_connect=timeouts.connect),
             headers={"User-Agent": _USER_AGENT},
             raise_for_status=False,
         )
