@@ -8,6 +8,7 @@ Exit status: 0 when every case ran (whatever the targets say; ``--strict`` makes
 from __future__ import annotations
 
 import argparse
+import compileall
 import sys
 import tempfile
 import time
@@ -119,6 +120,15 @@ def _run(
     return results, targets, ok
 
 
+def _compile(source: Path | None) -> None:
+    """Byte-compile what is measured, as ``pip install`` does for users: this machine sets
+    PYTHONDONTWRITEBYTECODE, so an editable checkout would otherwise be compiled on every start
+    of every measured process (about 0.15 s of CPU for provisioner, far less for the script)."""
+    root = (source or _HERE.parent).resolve()
+    for folder in (root / "provisioner", _HERE):
+        compileall.compile_dir(folder, quiet=1)
+
+
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     names = args.case or list(CASES)
@@ -130,6 +140,7 @@ def main(argv: list[str] | None = None) -> int:
         workdir = args.workdir or Path(tmp)
         workdir.mkdir(parents=True, exist_ok=True)
         source = export_revision(args.rev, workdir / "source") if args.rev else args.source
+        _compile(source)
         bench = Bench(workdir=workdir, sizes=sizes, source=source and source.resolve())
         results, targets, ok = _run(bench, names, mode, describe_source(args.rev, args.source))
     write_results(out, results)

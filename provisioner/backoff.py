@@ -39,6 +39,7 @@ Sleep = Callable[[float], Awaitable[None]]
 
 _BELOW_GOODPUT: Final = 0.95  # after a throttle: just under what the server let through
 _MIN_RATE: Final = 0.5  # requests/s; the controller never goes below this
+_SLACK: Final = 0.001  # seconds: a start this close to its slot goes now (the rate still holds)
 
 
 class Rng(Protocol):
@@ -158,9 +159,9 @@ class RateController:
             while True:
                 now = self._clock()
                 start = max(self._last_start + 1.0 / self.rate, self._paused_until)
-                if start <= now:
+                if start <= now + _SLACK:  # a wait this short costs more than it spaces
                     self._first_start = min(self._first_start, now)
-                    self._last_start = now
+                    self._last_start = max(start, now)  # early starts borrow from the schedule
                     return now
                 await self._sleep(start - now)
 

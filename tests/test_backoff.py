@@ -492,3 +492,15 @@ async def test_retrier_logs_one_retry_scheduled_per_retry(info_logs: list[EventD
     assert events[0]["http_status"] == 503
     assert events[1]["reason"] == "get timed out"
     assert events[1]["http_status"] is None
+
+
+async def test_starts_within_a_millisecond_of_their_slot_do_not_sleep_but_the_rate_holds() -> None:
+    clock = FakeClock()
+    pace = RateController(10_000.0, clock=clock, sleep=clock.sleep)
+    for _ in range(10):  # a burst at one instant: slots 0.1 ms apart, all within the slack
+        await pace.acquire()
+    assert clock.sleeps == []
+    for _ in range(1000):
+        await pace.acquire()
+    # 1,010 starts at 10,000/s: the last slot is at 0.1009 s; the slack lends at most 1 ms
+    assert 0.1009 - 0.001 - 1e-9 <= clock.now <= 0.1009 + 1e-9
