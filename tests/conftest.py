@@ -13,6 +13,7 @@ import structlog
 
 from provisioner.emulator.faults import FaultPlan
 from provisioner.emulator.server import RunningEmulator, running_emulator
+from provisioner.emulator.testing import EmulatorCaller
 from provisioner.secrets import Secret
 from provisioner.settings import Backoff, Credentials, Limits, Settings, Timeouts
 
@@ -69,3 +70,15 @@ def make_settings(
         state_path=tmp_path / "state.db",
         report_path=tmp_path / "report.json",
     )
+
+
+@pytest.fixture
+def emu(served: tuple[RunningEmulator, EmulatorCaller]) -> RunningEmulator:
+    """The emulator of a module's ``served`` fixture (emulator tests define ``served``)."""
+    return served[0]
+
+
+@pytest.fixture
+def caller(served: tuple[RunningEmulator, EmulatorCaller]) -> EmulatorCaller:
+    """The caller of a module's ``served`` fixture."""
+    return served[1]

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
+from provisioner.emulator.testing import Reply
 from provisioner.manifest import DatabaseSpec, Manifest
 from provisioner.secrets import Secret
 
@@ -47,3 +49,8 @@ def write_manifest(path: Path, names: list[str], *, sandbox: str = "prod") -> Pa
         lines += [f'  - name: "{quoted}"', f"    host: host{i}.example.com", f"    sid: S{i}"]
     path.write_text("\n".join(lines) + "\n", encoding="utf-8")
     return path
+
+
+def js(reply: Reply) -> Any:
+    """The JSON body, untyped (tests index into it freely)."""
+    return reply.body

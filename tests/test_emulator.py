@@ -16,6 +16,7 @@ from provisioner.emulator import (
     create_app,
 )
 from provisioner.emulator.testing import EmulatorCaller, FakeClock, Reply, oracle_body, serving
+from tests.helpers import js
 
 CONNECTIONS = "/connections"
 MYSQL_SPEC_ID = "26d738e0-8963-47ea-aadf-c60de735468a"
@@ -32,21 +33,6 @@ def clock() -> FakeClock:
 async def served(clock: FakeClock) -> AsyncIterator[tuple[RunningEmulator, EmulatorCaller]]:
     async with serving(FaultPlan(token_ttl=60), clock=clock) as pair:
         yield pair
-
-
-@pytest.fixture
-def emu(served: tuple[RunningEmulator, EmulatorCaller]) -> RunningEmulator:
-    return served[0]
-
-
-@pytest.fixture
-def caller(served: tuple[RunningEmulator, EmulatorCaller]) -> EmulatorCaller:
-    return served[1]
-
-
-def js(reply: Reply) -> Any:
-    """The JSON body, untyped (tests index into it freely)."""
-    return reply.body
 
 
 def flow_code(reply: Reply) -> str:

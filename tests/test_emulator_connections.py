@@ -9,6 +9,7 @@ import pytest
 
 from provisioner.emulator import ORACLE_SPEC_ID, RunningEmulator
 from provisioner.emulator.testing import EmulatorCaller, Reply, oracle_body, serving
+from tests.helpers import js
 
 CONNECTIONS = "/connections"
 
@@ -17,21 +18,6 @@ CONNECTIONS = "/connections"
 async def served() -> AsyncIterator[tuple[RunningEmulator, EmulatorCaller]]:
     async with serving() as pair:
         yield pair
-
-
-@pytest.fixture
-def emu(served: tuple[RunningEmulator, EmulatorCaller]) -> RunningEmulator:
-    return served[0]
-
-
-@pytest.fixture
-def caller(served: tuple[RunningEmulator, EmulatorCaller]) -> EmulatorCaller:
-    return served[1]
-
-
-def js(reply: Reply) -> Any:
-    """The JSON body, untyped (tests index into it freely)."""
-    return reply.body
 
 
 def js_auth(body: dict[str, object]) -> Any:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from typing import Any
 
 import pytest
 from multidict import MultiDict
@@ -25,6 +24,7 @@ from provisioner.emulator.listing import (
 )
 from provisioner.emulator.store import Cursor, Filter, Order
 from provisioner.emulator.testing import EmulatorCaller, Reply, oracle_body, serving
+from tests.helpers import js
 
 CONNECTIONS = "/connections"
 ODD_NAMES = ("a,b", "a", "b", "with space", "x&y=z", "1+1", "100%", 'it\'s "quoted"', "zoë ☃")
@@ -53,11 +53,6 @@ async def names_of(caller: EmulatorCaller, token: str, *params: tuple[str, str])
     items = reply.field("items")
     assert isinstance(items, list)
     return [item["name"] for item in items]
-
-
-def js(reply: Reply) -> Any:
-    """The JSON body, untyped (tests index into it freely)."""
-    return reply.body
 
 
 def code_of(reply: Reply) -> str:
