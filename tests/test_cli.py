@@ -183,3 +183,17 @@ def test_plan_shows_update_orphaned_and_ambiguous_with_totals(
     assert out.count("update ") == 2
     assert "orphaned   gamma" in out
     assert "Plan: 3 entries: 0 create, 2 update, 1 orphaned" in out
+
+
+_INVALID = sorted((Path(__file__).parent / "data" / "invalid").glob("*.yaml"))
+
+
+@pytest.mark.parametrize("path", _INVALID, ids=[p.stem for p in _INVALID])
+def test_every_malformed_manifest_exits_2_with_its_file_and_no_traceback(
+    path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["validate", str(path)]) == 2
+    err = capsys.readouterr().err
+    assert f"{path}:" in err
+    assert "Traceback" not in err
+    assert "nothing was sent" in err
