@@ -19,7 +19,7 @@ from provisioner.backoff import RateController, RetryBudget, Sleep
 from provisioner.client import FlowClient
 from provisioner.discover import Action, Decision, Inventory, decide, list_inventory
 from provisioner.errors import ConfigError, ProvisionError
-from provisioner.manifest import Manifest
+from provisioner.manifest import Manifest, effective_sandbox
 from provisioner.pool import Job, JobKind, Pool, PoolConfig
 from provisioner.progress import NullObserver, RunObserver
 from provisioner.provision import ConnectionProvisioner, ambiguous_message
@@ -79,8 +79,10 @@ def resolve_jobs(
 ) -> list[Job]:
     """The manifest's entries as jobs, each in its sandbox; ConfigError for an ``--only`` name
     the manifest does not have (a typo must not silently act on nothing)."""
-    fallback = manifest.sandbox or default_sandbox
-    jobs = [Job.of(spec, spec.sandbox or fallback) for spec in manifest.databases]
+    jobs = [
+        Job.of(spec, effective_sandbox(spec, manifest, default_sandbox))
+        for spec in manifest.databases
+    ]
     unknown = sorted(set(options.only) - {job.name for job in jobs}) if options else []
     if unknown:
         names = ", ".join(repr(name) for name in unknown)
