@@ -1,9 +1,7 @@
-"""``python -m provisioner`` -> ``cli.main()``."""
+"""``python -m provisioner`` -> ``cli.run()``."""
 
 from __future__ import annotations
 
-import sys
+from provisioner.cli import run
 
-from provisioner.cli import main
-
-sys.exit(main())
+run()
