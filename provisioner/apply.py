@@ -181,6 +181,7 @@ class ApplyRun:
         self._state: StateStore | None = None
         self._fingerprints: dict[Key, str] = {}
         self._intents: dict[Key, str | None] = {}  # creates sent earlier, outcome unrecorded
+        self._log = log.bind()  # bound once: an event per entry costs no logger set-up
 
     @property
     def report_path(self) -> Path:
@@ -343,7 +344,7 @@ class ApplyRun:
     def _record(self, result: Result) -> None:
         self.results[(result.sandbox, result.name)] = result
         self._remember(result)
-        log.info(
+        self._log.info(
             "entry_finished",
             entry=result.name,
             status=result.status.value,

@@ -133,6 +133,7 @@ class FlowClient:
         self._id_prefix = uuid.uuid4().hex[:16]  # x-request-id: unique per client, then a count
         self._ids = itertools.count(1)
         self.statuses: dict[int, int] = {}
+        self._log = log.bind()  # bound once: a call per request costs no logger set-up
 
     async def __aenter__(self) -> Self:
         if self._closed or self._session is not None:
@@ -236,7 +237,7 @@ class FlowClient:
             resp = await self._send(call, token, headers)
             if resp.status != 401 or auth_attempt == 2:
                 break
-            log.info("token_rejected", kind=kind)
+            self._log.info("token_rejected", kind=kind)
             self.tokens.invalidate(token)
         return self._check(kind, resp)
 
@@ -254,12 +255,12 @@ class FlowClient:
             async with self.session.request(
                 call.method, call.url, json=call.json, params=call.params, headers=all_headers
             ) as resp:
-                text = await resp.text()
+                raw = await resp.read()
                 status, resp_headers = resp.status, _kept_headers(resp.headers)
         except (aiohttp.ClientError, TimeoutError) as exc:
             raise _transport_error(exc, kind=call.kind) from exc
         self.statuses[status] = self.statuses.get(status, 0) + 1
-        log.debug(
+        self._log.debug(
             "http_request",
             kind=call.kind,
             method=call.method,
@@ -267,7 +268,7 @@ class FlowClient:
             latency_ms=round((time.monotonic() - started) * 1000, 1),
             request_id=resp_headers.get("x-request-id"),
         )
-        return Response(status=status, body=_json_or_text(text), headers=resp_headers, started=slot)
+        return Response(status=status, body=_json_or_text(raw), headers=resp_headers, started=slot)
 
     def _check(self, kind: str, resp: Response) -> Response:
         request_id = resp.headers.get("x-request-id")
@@ -407,13 +408,14 @@ def _grant(text: str) -> TokenGrant:
     return TokenGrant(token=Secret(body["access_token"]), expires_in=expires_in)
 
 
-def _json_or_text(text: str) -> object:
-    if not text:
+def _json_or_text(raw: bytes | str) -> object:
+    """The parsed JSON body; a body that is not JSON as text (an error page, say)."""
+    if not raw:
         return None
     try:
-        return jsonlib.loads(text)
+        return jsonlib.loads(raw)  # bytes: JSON's own encoding detection (RFC 8259)
     except ValueError:
-        return text
+        return raw.decode(errors="replace") if isinstance(raw, bytes) else raw
 
 
 def _dumps(body: object) -> str:

@@ -13,7 +13,7 @@ from enum import StrEnum
 from typing import Protocol
 
 import structlog
-from structlog.contextvars import bound_contextvars
+from structlog.contextvars import bind_contextvars
 
 from provisioner.backoff import RetryBudget, Sleep, retry_delay
 from provisioner.errors import PermanentError, ProvisionError, RetryableError
@@ -191,26 +191,28 @@ class Pool:
         self._on_result(result)
 
     async def _run_one(self, job: Job) -> None:
+        """One entry to its end, within its deadline. Its log context is bound in the worker's
+        own context (a task's copy), where the next entry replaces it: nothing to unbind."""
         started = time.monotonic()
         tries = _Attempts()
-        with bound_contextvars(entry=job.name, sandbox=job.sandbox):
-            try:
-                result = await self._attempt_until_done(job, tries, started)
-            except asyncio.CancelledError:
-                self._emit(_skipped(job, tries, started))
-                raise
-            self._emit(result)
-
-    async def _attempt_until_done(self, job: Job, tries: _Attempts, started: float) -> Result:
-        deadline = self._config.entry_deadline
+        bind_contextvars(entry=job.name, sandbox=job.sandbox)
         try:
-            async with asyncio.timeout(deadline):
-                return await self._attempts(job, tries, started)
+            async with asyncio.timeout(self._config.entry_deadline):
+                result = await self._attempts(job, tries, started)
         except TimeoutError:
-            message = f"deadline of {deadline:g}s passed after {tries.count} attempt(s)"
-            if tries.last is not None:
-                message += f"; last error: {tries.last.message}"
-            return _failed(job, tries, started, message)
+            result = _failed(job, tries, started, self._deadline_message(tries))
+        except asyncio.CancelledError:
+            self._emit(_skipped(job, tries, started))
+            raise
+        self._emit(result)
+
+    def _deadline_message(self, tries: _Attempts) -> str:
+        message = (
+            f"deadline of {self._config.entry_deadline:g}s passed after {tries.count} attempt(s)"
+        )
+        if tries.last is not None:
+            message += f"; last error: {tries.last.message}"
+        return message
 
     async def _attempts(self, job: Job, tries: _Attempts, started: float) -> Result:
         while True:
