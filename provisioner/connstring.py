@@ -20,7 +20,8 @@ __all__ = [
     "quote_value",
 ]
 
-_NEEDS_QUOTES: Final = re.compile(r"[;='\"\x00-\x1f\x7f]")
+# leading or trailing white space (``\s`` is ``str.isspace``), or a character that must be quoted
+_NEEDS_QUOTES: Final = re.compile(r"\A\s|\s\Z|[;='\"\x00-\x1f\x7f]")
 
 
 class ConnectionStringError(ValueError):
@@ -28,9 +29,7 @@ class ConnectionStringError(ValueError):
 
 
 def _needs_quotes(value: str) -> bool:
-    if not value or value != value.strip():
-        return True
-    return _NEEDS_QUOTES.search(value) is not None
+    return not value or _NEEDS_QUOTES.search(value) is not None
 
 
 def quote_value(value: str) -> str:
@@ -44,7 +43,7 @@ def quote_value(value: str) -> str:
 
 def format_connection_string(pairs: Iterable[tuple[str, str]]) -> str:
     """``Key=Value;Key=Value`` with each value quoted as needed; no trailing ``;``."""
-    return ";".join(f"{key}={quote_value(value)}" for key, value in pairs)
+    return ";".join([f"{key}={quote_value(value)}" for key, value in pairs])
 
 
 def oracle_connection_string(

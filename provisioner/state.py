@@ -75,8 +75,7 @@ _COLUMNS: Final = "name, connection_id, outcome, attempts, last_error, fingerpri
 _UPSERT: Final = """
 INSERT INTO entries (target, name, connection_id, outcome, attempts, http_status, last_error,
                      fingerprint, created_by_us, run_id, first_seen, updated_at)
-VALUES (:target, :name, :connection_id, :outcome, :attempts, :http_status, :last_error,
-        :fingerprint, :created_by_us, :run_id, :now, :now)
+VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?11)
 ON CONFLICT (target, name) DO UPDATE SET
     connection_id = COALESCE(excluded.connection_id, entries.connection_id),
     outcome       = excluded.outcome,
@@ -101,6 +100,11 @@ class StateEntry:
     created_by_us: bool
 
 
+_FIELDS: Final = json.JSONEncoder(
+    ensure_ascii=False
+)  # built once (json.dumps rebuilds it per call)
+
+
 def _now() -> str:
     return datetime.now(UTC).isoformat(timespec="milliseconds")
 
@@ -112,7 +116,7 @@ class StateStore:
         self._conn = conn
         self.path = path
         self._last_commit = time.monotonic()
-        self._pending: list[dict[str, object]] = []  # outcome rows waiting for the next commit
+        self._pending: list[tuple[object, ...]] = []  # outcome rows (_UPSERT's order) to commit
         self._timer: asyncio.TimerHandle | None = None  # commits them at most 50 ms late
         self._key = self._fingerprint_key()
 
@@ -204,8 +208,8 @@ class StateStore:
             spec.password.reveal(),
             spec.description,
         ]
-        message = json.dumps(fields, ensure_ascii=False).encode()
-        return hmac.new(self._key, message, hashlib.sha256).hexdigest()
+        message = _FIELDS.encode(fields).encode()
+        return hmac.digest(self._key, message, hashlib.sha256).hex()  # one-shot, in C
 
     @staticmethod
     def _entry(row: tuple[object, ...]) -> StateEntry:
@@ -288,19 +292,19 @@ class StateStore:
         # A trigger drops the entry's intent; rows are written and committed in groups
         # (see the module docstring).
         self._pending.append(
-            {
-                "target": target,
-                "name": result.name,
-                "connection_id": result.connection_id,
-                "outcome": result.status.value,
-                "attempts": result.attempts,
-                "http_status": result.http_status,
-                "last_error": result.error,
-                "fingerprint": fingerprint,
-                "created_by_us": int(ours or result.status is Outcome.CREATED),
-                "run_id": run_id,
-                "now": _now(),
-            }
+            (
+                target,
+                result.name,
+                result.connection_id,
+                result.status.value,
+                result.attempts,
+                result.http_status,
+                result.error,
+                fingerprint,
+                int(ours or result.status is Outcome.CREATED),
+                run_id,
+                _now(),
+            )
         )
         self._commit_soon()
 

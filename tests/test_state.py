@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import hashlib
+import hmac
+import json
 import os
+import sqlite3
 from collections.abc import Iterator
 from dataclasses import replace
 from pathlib import Path
@@ -157,6 +161,19 @@ def test_fingerprint_changes_with_what_goes_into_the_connection(
     base = spec("fin")
     changed = replace(base, **change)  # type: ignore[arg-type]
     assert store.fingerprint(changed) != store.fingerprint(base)
+
+
+def test_fingerprint_format_is_that_of_earlier_versions(db_path: Path) -> None:
+    """HMAC-SHA256 under the database's key of the JSON array of the connection's values: a
+    state written by an earlier version still matches (no update storm after an upgrade)."""
+    entry = spec("fin", host="h\u00e9.example.com", description='caf\u00e9 \u2014 "q"')
+    with StateStore.open(db_path) as store:
+        got = store.fingerprint(entry)
+    with sqlite3.connect(db_path) as conn:
+        key = conn.execute("SELECT value FROM meta WHERE key = 'fingerprint_key'").fetchone()[0]
+    fields = [entry.host, entry.port, entry.sid, entry.service_name, entry.user, "pw"]
+    message = json.dumps([*fields, entry.description], ensure_ascii=False).encode()
+    assert got == hmac.new(key, message, hashlib.sha256).hexdigest()
 
 
 def test_sid_and_service_name_with_the_same_value_differ(store: StateStore) -> None:
