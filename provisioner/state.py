@@ -116,7 +116,7 @@ class StateStore:
         self._conn = conn
         self.path = path
         self._last_commit = time.monotonic()
-        self._pending: list[tuple[object, ...]] = []  # outcome rows (_UPSERT's order) to commit
+        self._pending: list[tuple[object, ...]] = []  # outcome rows (_UPSERT's order, no time)
         self._timer: asyncio.TimerHandle | None = None  # commits them at most 50 ms late
         self._key = self._fingerprint_key()
 
@@ -173,7 +173,8 @@ class StateStore:
         """Outcome rows waiting in memory go to the database (in the open transaction)."""
         if self._pending:
             self._begin()
-            self._conn.executemany(_UPSERT, self._pending)
+            now = _now()  # one time stamp per group: the moment the rows are written
+            self._conn.executemany(_UPSERT, [(*row, now) for row in self._pending])
             self._pending.clear()
 
     def commit(self) -> None:
@@ -303,7 +304,6 @@ class StateStore:
                 fingerprint,
                 int(ours or result.status is Outcome.CREATED),
                 run_id,
-                _now(),
             )
         )
         self._commit_soon()
