@@ -181,6 +181,10 @@ def throughput_case(bench: Bench) -> CaseResult:
         "ideal_per_s": ideal,
         "repetitions": bench.sizes.throughput_reps,
         "median": {p: {k: round(v, 4) for k, v in m.items()} for p, m in medians.items()},
+        "cpu_ms_per_entry_range": {
+            p: [round(f(s.cpu_ms_per_entry for s in samples[p]), 4) for f in (min, max)]
+            for p in PROGRAMS
+        },
         "ratio_provisioner_to_handrolled": ratios,
         "samples": [s.as_json() for p in PROGRAMS for s in samples[p]],
     }

@@ -25,6 +25,14 @@ def _num(value: object, fmt: str) -> str:
     return format(value, fmt) if isinstance(value, int | float) else "n/a"
 
 
+def _range(case: dict[str, object], program: str) -> str:
+    """`` (low-high)`` of a program's CPU per entry over the runs, when there are several."""
+    span = _dict(case.get("cpu_ms_per_entry_range")).get(program)
+    if not isinstance(span, list) or len(span) != 2 or span[0] == span[1]:
+        return ""
+    return f" ({_num(span[0], '.3f')}-{_num(span[1], '.3f')})"
+
+
 def _throughput_rows(case: dict[str, object]) -> list[str]:
     med = _dict(case.get("median"))
     rows = []
@@ -34,7 +42,7 @@ def _throughput_rows(case: dict[str, object]) -> list[str]:
             f"| {program} | {_num(m.get('wall_s'), '.2f')} s | "
             f"{_num(m.get('throughput_per_s'), '.0f')}/s "
             f"({_num(m.get('share_of_ideal'), '.0%')} of ideal) | "
-            f"{_num(m.get('cpu_ms_per_entry'), '.3f')} ms | "
+            f"{_num(m.get('cpu_ms_per_entry'), '.3f')} ms{_range(case, program)} | "
             f"{_num(m.get('maxrss_mib'), '.1f')} MiB | "
             f"{_num(m.get('requests_per_entry'), '.4f')} |"
         )
@@ -89,7 +97,8 @@ def render_table(results: dict[str, object]) -> str:
             f"(ideal {_num(tp.get('ideal_per_s'), '.0f')}/s); "
             f"median of {tp.get('repetitions')} whole-process runs each.",
             "",
-            "| program | wall | throughput | CPU/entry | peak RSS | requests/entry |",
+            "| program | wall | throughput | CPU/entry (runs: low-high) | peak RSS "
+            "| requests/entry |",
             "| --- | --- | --- | --- | --- | --- |",
             *_throughput_rows(tp),
             "",
