@@ -318,11 +318,11 @@ class ApplyRun:
 
     def _drop_unmade_intents(self, state: StateStore, work: list[Job]) -> None:
         """Intents of creates that were never sent, or that the API refused outright."""
-        creates = {_key(job) for job in work if job.kind is JobKind.CREATE}
+        ended = (self.results.get(_key(job)) for job in work if job.kind is JobKind.CREATE)
         state.drop_intents(
             (self.settings.target(result.sandbox), result.name)
-            for key, result in self.results.items()
-            if key in creates and _surely_not_created(result)
+            for result in ended
+            if result is not None and _surely_not_created(result)
         )
 
     def _remember(self, result: Result) -> None:

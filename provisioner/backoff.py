@@ -146,6 +146,7 @@ class RateController:
         self._sleep = sleep
         self._increase = increase if increase is not None else max(1.0, max_rate / 50)
         self._lock = asyncio.Lock()
+        self._queued = 0  # callers waiting for a slot (holding or queued on the lock)
         self._first_start = float("inf")
         self._last_start = float("-inf")
         self._paused_until = float("-inf")
@@ -154,16 +155,32 @@ class RateController:
         self.throttles = 0
 
     async def acquire(self) -> float:
-        """Wait for this request's start slot; returns the start time (for ``on_throttle``)."""
-        async with self._lock:
-            while True:
-                now = self._clock()
-                start = max(self._last_start + 1.0 / self.rate, self._paused_until)
-                if start <= now + _SLACK:  # a wait this short costs more than it spaces
-                    self._first_start = min(self._first_start, now)
-                    self._last_start = max(start, now)  # early starts borrow from the schedule
-                    return now
-                await self._sleep(start - now)
+        """Wait for this request's start slot; returns the start time (for ``on_throttle``).
+        Waiters queue on a lock, in order; with none queued a due slot is taken at once."""
+        if not self._queued:
+            now = self._clock()
+            if not self._wait_or_take(now):
+                return now
+        self._queued += 1
+        try:
+            async with self._lock:
+                while True:
+                    now = self._clock()
+                    wait = self._wait_or_take(now)
+                    if not wait:
+                        return now
+                    await self._sleep(wait)
+        finally:
+            self._queued -= 1
+
+    def _wait_or_take(self, now: float) -> float:
+        """Seconds until the next start slot, or 0.0 when it is due (and now taken)."""
+        start = max(self._last_start + 1.0 / self.rate, self._paused_until)
+        if start > now + _SLACK:  # a wait this short costs more than it spaces
+            return start - now
+        self._first_start = min(self._first_start, now)
+        self._last_start = max(start, now)  # early starts borrow from the schedule
+        return 0.0
 
     def goodput(self) -> float:
         """Successes in the last second."""

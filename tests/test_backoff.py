@@ -264,6 +264,34 @@ async def test_rate_controller_spaces_concurrent_acquirers() -> None:
     assert started == [0.0, 0.25, 0.5, 0.75, 1.0]
 
 
+async def test_a_newcomer_queues_behind_callers_already_waiting_for_a_slot() -> None:
+    """A caller that finds a slot due takes it at once, unless others wait: then it queues."""
+    clock = FakeClock()
+    released = asyncio.Event()
+
+    async def sleep(seconds: float) -> None:  # suspends until released, then time moves on
+        await released.wait()
+        clock.now += seconds
+
+    pace = RateController(4.0, clock=clock, sleep=sleep)
+    order: list[str] = []
+
+    async def start(tag: str) -> None:
+        await pace.acquire()
+        order.append(tag)
+
+    await pace.acquire()  # the slot at 0.0; the next is due at 0.25
+    waiting = [asyncio.create_task(start(tag)) for tag in ("first", "second")]
+    await asyncio.sleep(0)
+    clock.now = 0.3  # a slot is due when the newcomer arrives, but two callers wait for it
+    waiting.append(asyncio.create_task(start("newcomer")))
+    await asyncio.sleep(0)
+    assert order == []
+    released.set()
+    await asyncio.gather(*waiting)
+    assert order == ["first", "second", "newcomer"]
+
+
 async def test_rate_controller_does_not_wait_when_requests_are_already_spread_out() -> None:
     clock = FakeClock()
     pace = RateController(4.0, clock=clock, sleep=clock.sleep)
