@@ -181,7 +181,7 @@ class ApplyRun:
         self._state: StateStore | None = None
         self._fingerprints: dict[Key, str] = {}
         self._intents: dict[Key, str | None] = {}  # creates sent earlier, outcome unrecorded
-        self._log = log.bind()  # bound once: an event per entry costs no logger set-up
+        self._log = log
 
     @property
     def report_path(self) -> Path:
@@ -201,6 +201,9 @@ class ApplyRun:
 
     async def execute(self) -> Report:
         started = datetime.now(UTC)
+        # Bound once: an event per entry then costs no logger set-up. Events go through the
+        # structlog configuration in force when the run starts.
+        self._log = log.bind()
         jobs = resolve_jobs(self.manifest, self.settings.default_sandbox, self.options)
         orphans: list[Job] = []
         with (

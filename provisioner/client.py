@@ -133,7 +133,7 @@ class FlowClient:
         self._id_prefix = uuid.uuid4().hex[:16]  # x-request-id: unique per client, then a count
         self._ids = itertools.count(1)
         self.statuses: dict[int, int] = {}
-        self._log = log.bind()  # bound once: a call per request costs no logger set-up
+        self._log = log
 
     async def __aenter__(self) -> Self:
         if self._closed or self._session is not None:
@@ -149,6 +149,9 @@ class FlowClient:
         if self._tokens is None:
             token = self._settings.credentials.access_token
             self._tokens = StaticToken(token) if token else ImsTokenCache(self._fetch_token)
+        # Bound once: an event per request then costs no logger set-up. Events go through the
+        # structlog configuration in force when the client is opened.
+        self._log = log.bind()
         return self
 
     async def __aexit__(
@@ -255,7 +258,7 @@ class FlowClient:
             async with self.session.request(
                 call.method, call.url, json=call.json, params=call.params, headers=all_headers
             ) as resp:
-                raw = await resp.read()
+                body = _declared(await resp.read(), resp.charset)
                 status, resp_headers = resp.status, _kept_headers(resp.headers)
         except (aiohttp.ClientError, TimeoutError) as exc:
             raise _transport_error(exc, kind=call.kind) from exc
@@ -268,7 +271,7 @@ class FlowClient:
             latency_ms=round((time.monotonic() - started) * 1000, 1),
             request_id=resp_headers.get("x-request-id"),
         )
-        return Response(status=status, body=_json_or_text(raw), headers=resp_headers, started=slot)
+        return Response(status=status, body=_json_or_text(body), headers=resp_headers, started=slot)
 
     def _check(self, kind: str, resp: Response) -> Response:
         request_id = resp.headers.get("x-request-id")
@@ -406,6 +409,20 @@ def _grant(text: str) -> TokenGrant:
     expires = body.get("expires_in")
     expires_in = float(expires) if isinstance(expires, int | float) else 86399.0
     return TokenGrant(token=Secret(body["access_token"]), expires_in=expires_in)
+
+
+_UTF8: Final = frozenset({"utf-8", "utf8"})
+
+
+def _declared(raw: bytes, charset: str | None) -> bytes | str:
+    """The body as ``json.loads`` should read it: the bytes (JSON's own UTF detection), or
+    the text when the answer declares another charset (an error page in latin-1, say)."""
+    if charset is None or charset.lower() in _UTF8:
+        return raw
+    try:
+        return raw.decode(charset, errors="replace")
+    except LookupError:  # a charset Python does not know
+        return raw
 
 
 def _json_or_text(raw: bytes | str) -> object:

@@ -8,8 +8,10 @@ again: measured at about a quarter of ``apply``'s CPU on 5,000 entries (``bench/
 So a process that is ours (the console script, ``python -m provisioner``) raises the first
 threshold, and freezes what is alive once the manifest is loaded (``gc.freeze``: the collector
 stops re-scanning it; reference counting still frees it). Cycles are still collected, only less
-often. A library caller (tests, an embedding program) keeps its own settings: nothing here runs
-unless :func:`for_batch` was called.
+often (``provisioner emulator``, a long-running server, keeps the raised threshold too). No
+``gc.collect()`` comes first: the few hundred objects of start-up garbage it would free are not
+worth a full pass. A library caller (tests, an embedding program) keeps its own settings:
+nothing here runs unless :func:`for_batch` was called.
 """
 
 from __future__ import annotations

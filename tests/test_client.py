@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import re
 from collections.abc import AsyncIterator, Iterator, Mapping
 from pathlib import Path
@@ -12,11 +13,13 @@ from typing import Any
 
 import aiohttp
 import pytest
+import structlog
 from aiohttp import web
 from aiohttp.client_reqrep import ConnectionKey
 from aiohttp.test_utils import TestServer
 from aioresponses import aioresponses
 from aioresponses.compat import normalize_url
+from structlog.testing import capture_logs
 from yarl import URL
 
 from provisioner.backoff import Retrier
@@ -179,6 +182,21 @@ async def test_create_sends_platform_headers_and_json_body(
     assert headers["Accept"] == "application/json"
     assert re.fullmatch(r"[0-9a-f]{16}-\d+", headers["x-request-id"])  # client id + count
     assert call.kwargs["json"] == BODY
+
+
+async def test_events_follow_the_logging_configured_before_the_client_is_opened(
+    pacer: FakePacer, tokens: FakeTokens, http: FakeHttp
+) -> None:
+    """The client binds its logger when opened, not when built: configuring logging in
+    between (as the CLI does) is honoured."""
+    flow = FlowClient(make_settings(), pacer=pacer, tokens=tokens)
+    http.post(CONNECTIONS, status=201, payload={"id": "c-1"})
+    structlog.configure(wrapper_class=structlog.make_filtering_bound_logger(logging.DEBUG))
+    with capture_logs() as logs:
+        async with flow:
+            await flow.create_connection(BODY, sandbox="prod")
+    assert [e["event"] for e in logs] == ["http_request"]
+    assert logs[0]["http_status"] == 201
 
 
 async def test_each_request_gets_its_own_request_id(client: FlowClient, http: FakeHttp) -> None:
@@ -356,6 +374,34 @@ async def test_non_json_4xx_body_is_permanent_with_the_text(
         await client.create_connection(BODY, sandbox="prod")
     assert str(info.value) == "HTTP 400: <html><body>Bad request</body></html>"
     assert info.value.code is None
+
+
+async def test_a_json_answer_in_a_declared_charset_is_read_in_it(
+    client: FlowClient, http: FakeHttp
+) -> None:
+    body = '{"id": "c-1", "etag": "\u00e9t\u00e9"}'.encode("iso-8859-1")  # not UTF-8
+    http.post(
+        CONNECTIONS, status=201, body=body, content_type="application/json; charset=iso-8859-1"
+    )
+    created = await client.create_connection(BODY, sandbox="prod")
+    assert (created.id, created.etag) == ("c-1", "\u00e9t\u00e9")
+
+
+async def test_an_unknown_declared_charset_falls_back_to_json_detection(
+    client: FlowClient, http: FakeHttp
+) -> None:
+    body = b'{"id": "c-2"}'
+    http.post(CONNECTIONS, status=201, body=body, content_type="application/json; charset=x-nope")
+    assert (await client.create_connection(BODY, sandbox="prod")).id == "c-2"
+
+
+async def test_an_error_page_that_is_not_utf8_is_read_not_crashed_on(
+    client: FlowClient, http: FakeHttp
+) -> None:
+    http.post(CONNECTIONS, status=400, body=b"<html>caf\xe9</html>", content_type="text/html")
+    with pytest.raises(PermanentError) as info:
+        await client.create_connection(BODY, sandbox="prod")
+    assert str(info.value) == "HTTP 400: <html>caf\ufffd</html>"
 
 
 async def test_non_json_5xx_body_is_retryable_and_names_the_call(

@@ -49,18 +49,25 @@ def test_for_batch_raises_only_the_first_threshold_and_settle_freezes() -> None:
     assert gc.get_freeze_count() == 0  # not tuned: nothing frozen
     gctune.for_batch()
     assert gc.get_threshold() == (gctune.GEN0_THRESHOLD, gen1, gen2)
-    keep = [[i] for i in range(100)]  # long-lived containers, alive at settle()
+    alive = [object()]  # a container alive at settle(): the collector no longer scans it
+    assert any(o is alive for o in gc.get_objects())
     gctune.settle()
-    assert gc.get_freeze_count() >= len(keep)
+    assert gc.get_freeze_count() > 0
+    assert not any(o is alive for o in gc.get_objects())
 
 
-def test_the_console_entry_tunes_and_freezes_after_loading_the_manifest(tmp_path: Path) -> None:
-    """``cli.run`` (the console script and ``python -m provisioner``), in a process of its own."""
-    manifest = write_manifest(tmp_path / "m.yaml", ["a", "b"])
+def _console_run(manifest: Path) -> dict[str, object]:
+    """``cli.run`` (the console script and ``python -m provisioner``) validating ``manifest``
+    in a process of its own: its collector's threshold and frozen count just after settle()."""
     probe = (
-        "import atexit, gc, json, sys\n"
-        "atexit.register(lambda: print(json.dumps("
-        "{'threshold': gc.get_threshold(), 'frozen': gc.get_freeze_count()}), file=sys.stderr))\n"
+        "import gc, json, sys\n"
+        "from provisioner import gctune\n"
+        "settle = gctune.settle\n"
+        "def spy():\n"
+        "    settle()\n"
+        "    seen = {'threshold': gc.get_threshold(), 'frozen': gc.get_freeze_count()}\n"
+        "    print(json.dumps(seen), file=sys.stderr)\n"
+        "gctune.settle = spy\n"
         "from provisioner.cli import run\n"
         f"sys.argv = ['provisioner', 'validate', {str(manifest)!r}]\n"
         "run()\n"
@@ -74,6 +81,19 @@ def test_the_console_entry_tunes_and_freezes_after_loading_the_manifest(tmp_path
         check=False,
     )
     assert done.returncode == 0, done.stderr
-    seen = json.loads(done.stderr.strip().splitlines()[-1])
-    assert seen["threshold"][0] == gctune.GEN0_THRESHOLD
-    assert seen["frozen"] > 0
+    seen: dict[str, object] = json.loads(done.stderr.strip().splitlines()[-1])
+    return seen
+
+
+def test_the_console_entry_tunes_and_freezes_after_loading_the_manifest(tmp_path: Path) -> None:
+    """What is frozen grows with the manifest: the freeze comes after the load."""
+    small = _console_run(write_manifest(tmp_path / "small.yaml", ["a", "b"]))
+    names = [f"db-{i:04d}" for i in range(2000)]
+    large = _console_run(write_manifest(tmp_path / "large.yaml", names))
+    assert small["threshold"] == large["threshold"]
+    assert isinstance(large["threshold"], list)
+    assert large["threshold"][0] == gctune.GEN0_THRESHOLD
+    assert isinstance(small["frozen"], int)
+    assert isinstance(large["frozen"], int)
+    # at least one object per entry, give or take what a collection during the load freed
+    assert large["frozen"] - small["frozen"] >= len(names) // 2
