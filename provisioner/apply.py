@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import logging
 import random
 import secrets
 from collections.abc import Sequence
@@ -19,6 +20,7 @@ from provisioner.backoff import RateController, RetryBudget, Sleep
 from provisioner.client import FlowClient
 from provisioner.discover import Action, Decision, Inventory, decide, list_inventory
 from provisioner.errors import ConfigError, ProvisionError
+from provisioner.logs import emits
 from provisioner.manifest import Manifest, effective_sandbox
 from provisioner.pool import Job, JobKind, Pool, PoolConfig
 from provisioner.progress import NullObserver, RunObserver
@@ -182,6 +184,7 @@ class ApplyRun:
         self._fingerprints: dict[Key, str] = {}
         self._intents: dict[Key, str | None] = {}  # creates sent earlier, outcome unrecorded
         self._log = log
+        self._per_entry_events = False
 
     @property
     def report_path(self) -> Path:
@@ -204,6 +207,7 @@ class ApplyRun:
         # Bound once: an event per entry then costs no logger set-up. Events go through the
         # structlog configuration in force when the run starts.
         self._log = log.bind()
+        self._per_entry_events = emits(self._log, logging.INFO)
         jobs = resolve_jobs(self.manifest, self.settings.default_sandbox, self.options)
         orphans: list[Job] = []
         with (
@@ -347,18 +351,19 @@ class ApplyRun:
     def _record(self, result: Result) -> None:
         self.results[(result.sandbox, result.name)] = result
         self._remember(result)
-        self._log.info(
-            "entry_finished",
-            entry=result.name,
-            status=result.status.value,
-            connection_id=result.connection_id,
-            attempts=result.attempts,
-            http_status=result.http_status,
-            duration_ms=result.duration_ms,
-            error=result.error,
-            verified=result.verified,
-            request_id=result.request_id,
-        )
+        if self._per_entry_events:
+            self._log.info(
+                "entry_finished",
+                entry=result.name,
+                status=result.status.value,
+                connection_id=result.connection_id,
+                attempts=result.attempts,
+                http_status=result.http_status,
+                duration_ms=result.duration_ms,
+                error=result.error,
+                verified=result.verified,
+                request_id=result.request_id,
+            )
         self._observer.entry_finished(result)
         self._observer.rate_changed(self.pacer.rate)
 

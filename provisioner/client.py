@@ -9,6 +9,7 @@ from __future__ import annotations
 import functools
 import itertools
 import json as jsonlib
+import logging
 import time
 import uuid
 from collections.abc import Mapping, Sequence
@@ -24,6 +25,7 @@ from provisioner.apierror import parse_error_body
 from provisioner.auth import ImsTokenCache, StaticToken, TokenGrant, TokenProvider, request_headers
 from provisioner.backoff import Retrier, parse_retry_after
 from provisioner.errors import AuthError, PermanentError, RetryableError
+from provisioner.logs import emits
 from provisioner.secrets import Secret
 from provisioner.settings import Settings
 
@@ -134,6 +136,7 @@ class FlowClient:
         self._ids = itertools.count(1)
         self.statuses: dict[int, int] = {}
         self._log = log
+        self._debug = False
 
     async def __aenter__(self) -> Self:
         if self._closed or self._session is not None:
@@ -152,6 +155,7 @@ class FlowClient:
         # Bound once: an event per request then costs no logger set-up. Events go through the
         # structlog configuration in force when the client is opened.
         self._log = log.bind()
+        self._debug = emits(self._log, logging.DEBUG)
         return self
 
     async def __aexit__(
@@ -253,7 +257,7 @@ class FlowClient:
             all_headers.update(headers)
         slot = await self._pacer.acquire()
         self.requests[call.kind] = self.requests.get(call.kind, 0) + 1
-        started = time.monotonic()
+        started = time.monotonic() if self._debug else 0.0
         try:
             async with self.session.request(
                 call.method, call.url, json=call.json, params=call.params, headers=all_headers
@@ -263,14 +267,15 @@ class FlowClient:
         except (aiohttp.ClientError, TimeoutError) as exc:
             raise _transport_error(exc, kind=call.kind) from exc
         self.statuses[status] = self.statuses.get(status, 0) + 1
-        self._log.debug(
-            "http_request",
-            kind=call.kind,
-            method=call.method,
-            http_status=status,
-            latency_ms=round((time.monotonic() - started) * 1000, 1),
-            request_id=resp_headers.get("x-request-id"),
-        )
+        if self._debug:
+            self._log.debug(
+                "http_request",
+                kind=call.kind,
+                method=call.method,
+                http_status=status,
+                latency_ms=round((time.monotonic() - started) * 1000, 1),
+                request_id=resp_headers.get("x-request-id"),
+            )
         return Response(status=status, body=_json_or_text(body), headers=resp_headers, started=slot)
 
     def _check(self, kind: str, resp: Response) -> Response:

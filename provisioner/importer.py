@@ -14,14 +14,16 @@ import json
 import re
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Final, Literal, get_args
+from typing import TYPE_CHECKING, Final, Literal, get_args
 
 import yaml
 
 from provisioner.errors import ConfigError, ManifestError, ManifestIssue
-from provisioner.inventory import InventoryRow, read_inventory
 from provisioner.schema import SUPPORTED_VERSION
-from provisioner.tnsnames import TnsEntry, read_tnsnames
+
+if TYPE_CHECKING:  # the readers are imported when an import runs, not at every start
+    from provisioner.inventory import InventoryRow
+    from provisioner.tnsnames import TnsEntry
 
 __all__ = [
     "DEFAULT_PASSWORD_ENV_PREFIX",
@@ -195,7 +197,11 @@ def _guess_format(path: Path, text: str) -> ImportFormat:
 def _read_entries(fmt: ImportFormat, text: str, file: str) -> tuple[list[_Entry], tuple[str, ...]]:
     """The entries of the input, and its warnings."""
     if fmt == "csv":
+        from provisioner.inventory import read_inventory
+
         return [_from_row(row, file) for row in read_inventory(text, file=file)], ()
+    from provisioner.tnsnames import read_tnsnames
+
     parsed = read_tnsnames(text, file=file)
     return [_from_tns(entry, file) for entry in parsed.entries], parsed.warnings
 

@@ -1,7 +1,7 @@
 """structlog set-up: console lines on a TTY, JSON lines otherwise; always on stderr.
 
-Called only from ``cli.py``. A last processor masks any field whose name says it holds a
-secret, as a second line of defence behind ``Secret``'s own masking.
+``configure_logging`` is called only from ``cli.py``. A last processor masks any field whose
+name says it holds a secret, as a second line of defence behind ``Secret``'s own masking.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ import structlog
 from provisioner.secrets import MASK
 from provisioner.settings import LogFormat
 
-__all__ = ["LEVELS", "configure_logging", "default_log_format"]
+__all__ = ["LEVELS", "configure_logging", "default_log_format", "emits"]
 
 LEVELS: Final = ("debug", "info", "warning", "error")
 _SECRET_WORDS: Final = ("password", "secret", "token", "connectionstring", "authorization")
@@ -39,7 +39,7 @@ def _secret_name(key: str) -> bool:
 
 
 class _StderrLogger:
-    """Writes to whatever ``sys.stderr`` is at the time (rich's progress bar swaps it)."""
+    """Writes to whatever ``sys.stderr`` is at the time (the progress bar swaps it)."""
 
     def msg(self, message: str) -> None:
         sys.stderr.write(message + "\n")
@@ -50,6 +50,13 @@ class _StderrLogger:
 
 def _stderr_logger(*_args: object) -> _StderrLogger:
     return _StderrLogger()
+
+
+def emits(logger: object, level: int) -> bool:
+    """Whether a bound structlog logger emits events at ``level`` (a ``logging`` level), so a
+    hot path can skip building an event that would be dropped. True when it cannot say."""
+    check = getattr(logger, "is_enabled_for", None)
+    return bool(check(level)) if callable(check) else True
 
 
 def default_log_format(stream: TextIO) -> LogFormat:

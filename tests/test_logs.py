@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import io
 import json
+import logging
 
 import pytest
 import structlog
 from structlog.contextvars import bound_contextvars
 
-from provisioner.logs import configure_logging, default_log_format
+from provisioner.logs import configure_logging, default_log_format, emits
 from provisioner.secrets import MASK, Secret
 
 
@@ -136,3 +137,11 @@ def test_secret_named_keys_inside_a_dict_field_are_masked_too() -> None:
     structlog.get_logger().info("sent", headers={"Authorization": "Bearer x", "x-api-key": "k"})
     event = json.loads(out.getvalue())
     assert event["headers"] == {"Authorization": MASK, "x-api-key": "k"}
+
+
+def test_emits_tells_whether_a_bound_logger_would_emit_at_a_level() -> None:
+    configure_logging(fmt="json", level="warning", stream=io.StringIO())
+    bound = structlog.get_logger("test").bind()
+    assert not emits(bound, logging.INFO)
+    assert emits(bound, logging.WARNING)
+    assert emits(object(), logging.DEBUG)  # a logger that cannot say is taken as emitting

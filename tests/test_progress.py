@@ -1,4 +1,4 @@
-"""The run observers: the rich bar drawn on a real pseudo-terminal, and when it is used."""
+"""The run observers: the bar drawn on a real pseudo-terminal, and when it is used."""
 
 from __future__ import annotations
 
@@ -6,6 +6,7 @@ import io
 import os
 import re
 import select
+import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import TextIO
@@ -129,6 +130,59 @@ def test_progress_on_a_plain_stream_prints_the_final_state_once() -> None:
     assert "\x1b" not in text
     assert text.count("1/2") == 1
     assert "/9" not in text
+
+
+def _raw(tty: Tty, until: bytes) -> bytes:
+    raw = b""
+    while until not in raw:
+        ready, _, _ = select.select([tty.master], [], [], 5)
+        if not ready:
+            break
+        raw += os.read(tty.master, 65536)
+    return raw
+
+
+def test_lines_written_while_the_bar_runs_go_above_it(
+    tty: Tty, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(sys, "stderr", tty.stream)
+    observer = ProgressObserver(stream=tty.stream)
+    observer.start(3)
+    try:
+        assert sys.stderr is not tty.stream  # lifted while the bar is shown
+        sys.stderr.write("a log line\n")
+        observer.entry_finished(_result(Outcome.CREATED))
+    finally:
+        observer.close()
+    assert sys.stderr is tty.stream  # given back
+    raw = _raw(tty, b"1/3")
+    # the bar is erased, the line written, then the bar drawn again below it
+    assert re.search(rb"\r\x1b\[2Ka log line\r?\n\r\x1b\[2Kapply \[", raw), raw
+
+
+def test_time_left_comes_from_the_pace_so_far(tty: Tty) -> None:
+    now = [100.0]
+    observer = ProgressObserver(stream=tty.stream, clock=lambda: now[0])
+    observer.start(4)
+    now[0] = 110.0  # two done in ten seconds: two left take ten more
+    observer.entry_finished(_result(Outcome.CREATED))
+    observer.entry_finished(_result(Outcome.CREATED))
+    observer.close()
+    assert "ETA 0:10" in tty.read_until("2/4")
+
+
+def test_no_color_and_a_narrow_terminal(tty: Tty, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("NO_COLOR", "1")
+    monkeypatch.setenv("COLUMNS", "50")  # too narrow for a bar: the figures stay
+    observer = ProgressObserver(stream=tty.stream)
+    observer.start(2)
+    observer.entry_finished(_result(Outcome.FAILED))
+    observer.close()
+    raw = _raw(tty, b"1/2").decode()
+    assert "\x1b[3" not in raw  # no colour codes
+    assert "[=" not in raw
+    assert "[ " not in raw
+    assert "1/2 created 0 existing 0 failed 1 - req/s ETA" in raw
 
 
 def test_make_observer_is_null_for_a_stream_that_is_not_a_terminal() -> None:
