@@ -381,7 +381,7 @@ async def test_a_json_answer_in_a_declared_charset_is_read_in_it(
 ) -> None:
     body = '{"id": "c-1", "etag": "\u00e9t\u00e9"}'.encode("iso-8859-1")  # not UTF-8
     http.post(
-        CONNECTIONS, status=201, body=body, content_type="application/json; charset=iso-8859-1"
+        CONNECTIONS, status=201, body=body, content_type='application/json; Charset="ISO-8859-1"'
     )
     created = await client.create_connection(BODY, sandbox="prod")
     assert (created.id, created.etag) == ("c-1", "\u00e9t\u00e9")
