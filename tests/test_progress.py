@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import io
 import os
 import re
@@ -104,7 +105,8 @@ def test_what_happened_before_start_is_shown(tty: Tty) -> None:
         observer.start(4)
     finally:
         observer.close()
-    line = tty.read_until("0/4", "2.0 req/s")
+    line = tty.read_until("1/4", "2.0 req/s")
+    assert "1/4" in line  # an entry that ended before the start counts as done
     assert "created 1" in line
 
 
@@ -142,11 +144,17 @@ def _raw(tty: Tty, until: bytes) -> bytes:
     return raw
 
 
+def _on_stderr(tty: Tty, monkeypatch: pytest.MonkeyPatch) -> ProgressObserver:
+    """A bar on the terminal that is also ``sys.stderr``, as in a run (set in the test's
+    body: pytest's capture swaps ``sys.stderr`` between a fixture and the test)."""
+    monkeypatch.setattr(sys, "stderr", tty.stream)
+    return ProgressObserver(stream=tty.stream)
+
+
 def test_lines_written_while_the_bar_runs_go_above_it(
     tty: Tty, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(sys, "stderr", tty.stream)
-    observer = ProgressObserver(stream=tty.stream)
+    observer = _on_stderr(tty, monkeypatch)
     observer.start(3)
     try:
         assert sys.stderr is not tty.stream  # lifted while the bar is shown
@@ -173,7 +181,7 @@ def test_time_left_comes_from_the_pace_so_far(tty: Tty) -> None:
 
 def test_no_color_and_a_narrow_terminal(tty: Tty, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("NO_COLOR", "1")
-    monkeypatch.setenv("COLUMNS", "50")  # too narrow for a bar: the figures stay
+    monkeypatch.setenv("COLUMNS", "60")  # too narrow for a bar: the figures stay
     observer = ProgressObserver(stream=tty.stream)
     observer.start(2)
     observer.entry_finished(_result(Outcome.FAILED))
@@ -183,6 +191,85 @@ def test_no_color_and_a_narrow_terminal(tty: Tty, monkeypatch: pytest.MonkeyPatc
     assert "[=" not in raw
     assert "[ " not in raw
     assert "1/2 created 0 existing 0 failed 1 - req/s ETA" in raw
+
+
+def test_a_line_never_wraps_so_it_can_be_erased_in_place(
+    tty: Tty, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("COLUMNS", "30")
+    observer = ProgressObserver(stream=tty.stream)
+    observer.start(2)
+    observer.entry_finished(_result(Outcome.CREATED))
+    observer.close()
+    text = _ANSI.sub("", _raw(tty, b"\r\n").decode())
+    drawn = [line for line in re.split(r"[\r\n]+", text) if line]
+    assert drawn
+    assert all(len(line) <= 29 for line in drawn), drawn
+
+
+def test_the_bar_is_refreshed_while_nothing_happens_and_not_lost_when_updates_bunch(
+    tty: Tty,
+) -> None:
+    """With a loop running, updates that come faster than the refresh still show, and the
+    time left keeps counting down."""
+    now = [0.0]
+
+    async def refreshed() -> None:  # the refresh is due at once: a few loop turns run it
+        for _ in range(3):
+            await asyncio.sleep(0)
+
+    async def run() -> None:
+        observer = ProgressObserver(stream=tty.stream, clock=lambda: now[0], refresh=0.0)
+        observer.start(10)
+        for _ in range(5):
+            observer.entry_finished(_result(Outcome.CREATED))  # a burst, all at once
+        now[0] = 5.0
+        await refreshed()
+        assert "5/10" in tty.read_until("5/10")
+        now[0] = 8.0  # nothing happens, but the time left goes down
+        await refreshed()
+        assert "ETA 0:08" in tty.read_until("ETA 0:08")
+        observer.close()
+
+    asyncio.run(run())
+
+
+def test_a_line_left_open_above_the_bar_is_not_drawn_over(
+    tty: Tty, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    observer = _on_stderr(tty, monkeypatch)
+    observer.start(1)
+    try:
+        sys.stderr.writelines(["Continue? ", "(waiting)"])
+        observer.entry_finished(_result(Outcome.CREATED))
+    finally:
+        observer.close()
+    raw = _raw(tty, b"1/1").decode()
+    assert "Continue? (waiting)\r\napply" in raw  # the bar went below it, nothing erased it
+
+
+def test_streams_are_given_back_even_when_the_last_draw_fails(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    class Gone(io.StringIO):
+        def isatty(self) -> bool:
+            return True
+
+        def write(self, text: str) -> int:
+            if self.closed_terminal:
+                raise OSError(5, "Input/output error")
+            return super().write(text)
+
+        closed_terminal = False
+
+    screen = Gone()
+    before = (sys.stdout, sys.stderr)
+    observer = ProgressObserver(stream=screen)
+    observer.start(1)
+    screen.closed_terminal = True
+    with pytest.raises(OSError, match="Input/output"):
+        observer.close()
+    assert (sys.stdout, sys.stderr) == before
 
 
 def test_make_observer_is_null_for_a_stream_that_is_not_a_terminal() -> None:
