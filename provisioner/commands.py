@@ -229,7 +229,7 @@ async def rollback_command(args: argparse.Namespace, env: Mapping[str, str]) -> 
     if args.report is not None:
         check_writable(args.report)
     async with _target(args, base_dir, env) as settings:
-        observer = make_observer(not args.no_progress, stream=sys.stderr)
+        observer = make_observer(not args.no_progress, stream=sys.stderr, description="rollback")
         undone = await run_rollback(report, settings, observer=observer)
     path = settings.report_path or base_dir / "reports" / f"{undone.run_id}.json"
     _write_outputs(undone, path, "json", report.manifest)

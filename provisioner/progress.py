@@ -285,8 +285,8 @@ class _Lifted:
         return getattr(self._target, name)
 
 
-def make_observer(enabled: bool, *, stream: TextIO) -> RunObserver:
+def make_observer(enabled: bool, *, stream: TextIO, description: str = "apply") -> RunObserver:
     """A ProgressObserver when ``enabled`` and ``stream`` is a terminal; else a NullObserver."""
     if enabled and stream.isatty():
-        return ProgressObserver(stream=stream)
+        return ProgressObserver(stream=stream, description=description)
     return NullObserver()

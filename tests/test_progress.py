@@ -276,6 +276,13 @@ def test_make_observer_is_null_for_a_stream_that_is_not_a_terminal() -> None:
     assert isinstance(make_observer(True, stream=io.StringIO()), NullObserver)
 
 
+def test_make_observer_names_the_bar(tty: Tty) -> None:
+    observer = make_observer(True, stream=tty.stream, description="rollback")
+    observer.start(1)
+    observer.close()
+    assert tty.read_until("0/1").startswith("rollback ")
+
+
 def test_make_observer_is_null_when_disabled(tty: Tty) -> None:
     assert isinstance(make_observer(False, stream=tty.stream), NullObserver)
 
