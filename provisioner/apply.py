@@ -185,7 +185,6 @@ class ApplyRun:
         self._intents: dict[Key, str | None] = {}  # creates sent earlier, outcome unrecorded
         self._log = log
         self._per_entry_events = False
-        self._targets: dict[str, str] = {}  # sandbox -> its state key
 
     @property
     def report_path(self) -> Path:
@@ -246,7 +245,7 @@ class ApplyRun:
                 self._record(_skipped(job, "not selected by --only/--retry-failed"))
         self._fingerprints = fingerprints(state, chosen)
         for sandbox in {j.sandbox for j in chosen}:
-            for name, fp in state.intents(self._target(sandbox)).items():
+            for name, fp in state.intents(self.settings.target(sandbox)).items():
                 self._intents[(sandbox, name)] = fp
         async with FlowClient(self.settings, pacer=self.pacer) as client:
             try:
@@ -317,7 +316,7 @@ class ApplyRun:
     def _intend(self, state: StateStore, work: list[Job]) -> None:
         state.intend(
             (
-                (self._target(job.sandbox), job.name, self._fingerprints.get(_key(job)))
+                (self.settings.target(job.sandbox), job.name, self._fingerprints.get(_key(job)))
                 for job in work
                 if job.kind is JobKind.CREATE
             ),
@@ -328,22 +327,16 @@ class ApplyRun:
         """Intents of creates that were never sent, or that the API refused outright."""
         ended = (self.results.get(_key(job)) for job in work if job.kind is JobKind.CREATE)
         state.drop_intents(
-            (self._target(result.sandbox), result.name)
+            (self.settings.target(result.sandbox), result.name)
             for result in ended
             if result is not None and _surely_not_created(result)
         )
-
-    def _target(self, sandbox: str) -> str:
-        target = self._targets.get(sandbox)
-        if target is None:
-            target = self._targets[sandbox] = self.settings.target(sandbox)
-        return target
 
     def _remember(self, result: Result) -> None:
         if self._state is None or result.status is Outcome.SKIPPED:
             return
         key = (result.sandbox, result.name)
-        target = self._target(result.sandbox)
+        target = self.settings.target(result.sandbox)
         if result.status is Outcome.DELETED:
             self._state.forget(target, result.name)
             return

@@ -262,7 +262,7 @@ class FlowClient:
             async with self.session.request(
                 call.method, call.url, json=call.json, params=call.params, headers=all_headers
             ) as resp:
-                body = _declared(await resp.read(), resp.headers.get("Content-Type"))
+                body = _declared(await resp.read(), resp.charset)
                 status, resp_headers = resp.status, _kept_headers(resp.headers)
         except (aiohttp.ClientError, TimeoutError) as exc:
             raise _transport_error(exc, kind=call.kind) from exc
@@ -419,22 +419,10 @@ def _grant(text: str) -> TokenGrant:
 _UTF8: Final = frozenset({"utf-8", "utf8"})
 
 
-def _charset(content_type: str | None) -> str | None:
-    """The ``charset`` parameter of a Content-Type, lower-case (aiohttp's full parse of the
-    header costs more than the rest of reading a small answer)."""
-    if not content_type:
-        return None
-    _, found, rest = content_type.lower().partition("charset=")
-    if not found:
-        return None
-    return rest.split(";", 1)[0].strip().strip('"') or None
-
-
-def _declared(raw: bytes, content_type: str | None) -> bytes | str:
+def _declared(raw: bytes, charset: str | None) -> bytes | str:
     """The body as ``json.loads`` should read it: the bytes (JSON's own UTF detection), or
     the text when the answer declares another charset (an error page in latin-1, say)."""
-    charset = _charset(content_type)
-    if charset is None or charset in _UTF8:
+    if charset is None or charset.lower() in _UTF8:
         return raw
     try:
         return raw.decode(charset, errors="replace")

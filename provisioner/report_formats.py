@@ -25,19 +25,13 @@ __all__ = [
 
 ReportWriter = Callable[[Report, TextIO], None]
 
-CSV_HEADER: Final = (
-    "name",
-    "sandbox",
-    "status",
-    "connection_id",
-    "attempts",
-    "http_status",
-    "error",
-)
+_CELL_NAMES: Final = ("name", "sandbox", "status", "connection_id", "attempts", "http_status")
+CSV_HEADER: Final = (*_CELL_NAMES, "error")
+_MD_HEADER: Final = (*_CELL_NAMES, "error_code", "error", "duration_ms")
 
 
 def _cells(result: Result) -> tuple[str, ...]:
-    """The columns both tables start with: name … http_status, as text."""
+    """The columns both tables start with (``_CELL_NAMES``), as text."""
     return (
         result.name,
         result.sandbox,
@@ -95,18 +89,7 @@ def write_markdown(report: Report, out: TextIO) -> None:
     out.write("## Summary\n\n")
     _md_table(tuple(counts), [tuple(str(n) for n in counts.values())], out)
     out.write("\n## Results\n\n")
-    header = (
-        "name",
-        "sandbox",
-        "status",
-        "connection_id",
-        "attempts",
-        "http_status",
-        "error_code",
-        "error",
-        "duration_ms",
-    )
-    _md_table(header, [_md_result(r) for r in report.results], out)
+    _md_table(_MD_HEADER, [_md_result(r) for r in report.results], out)
 
 
 FORMATS: Final[Mapping[str, ReportWriter]] = MappingProxyType(

@@ -9,6 +9,8 @@ from dataclasses import dataclass
 
 from provisioner.emulator.server import RunningEmulator
 
+CLI_ORG_ID = "CLI@AdobeOrg"
+
 
 @dataclass(frozen=True)
 class Finished:
@@ -25,7 +27,7 @@ def cli_env(emu: RunningEmulator | None = None, **extra: str) -> dict[str, str]:
             AEP_IMS_URL=emu.base_url,
             AEP_CLIENT_ID="cli-client",
             AEP_CLIENT_SECRET="cli-secret",
-            AEP_ORG_ID="CLI@AdobeOrg",
+            AEP_ORG_ID=CLI_ORG_ID,
         )
     env.setdefault("DB_PASSWORD", "db-password")
     env.update(extra)

@@ -4,7 +4,6 @@ then run again until it exits 0. Exactly one connection per entry must exist at 
 from __future__ import annotations
 
 import asyncio
-import os
 import random
 import signal
 import sys
@@ -14,22 +13,10 @@ from provisioner.emulator.faults import FaultPlan
 from provisioner.emulator.server import RunningEmulator, running_emulator
 from provisioner.reportio import load_report
 from provisioner.state import StateStore
+from tests.cliproc import CLI_ORG_ID, cli_env
 from tests.helpers import write_manifest
 
 ENTRIES = 500
-
-
-def _env(emu: RunningEmulator) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("AEP_")}
-    env.update(
-        AEP_PLATFORM_URL=emu.base_url,
-        AEP_IMS_URL=emu.base_url,
-        AEP_CLIENT_ID="chaos-client",
-        AEP_CLIENT_SECRET="chaos-secret",
-        AEP_ORG_ID="CHAOS@AdobeOrg",
-        DB_PASSWORD="chaos-db-password",
-    )
-    return env
 
 
 def _apply_args(manifest: Path, report: Path) -> list[str]:
@@ -47,7 +34,7 @@ async def _run_and_kill(
     """Run apply; revoke every token after ``revoke_at`` entries, SIGKILL after ``kill_at``."""
     proc = await asyncio.create_subprocess_exec(
         *args,
-        env=_env(emu),
+        env=cli_env(emu),
         stdout=asyncio.subprocess.DEVNULL,
         stderr=asyncio.subprocess.PIPE,
     )
@@ -68,7 +55,7 @@ async def _run_and_kill(
 async def _run(emu: RunningEmulator, args: list[str]) -> int:
     proc = await asyncio.create_subprocess_exec(
         *args,
-        env=_env(emu),
+        env=cli_env(emu),
         stdout=asyncio.subprocess.DEVNULL,
         stderr=asyncio.subprocess.DEVNULL,
     )
@@ -102,7 +89,7 @@ async def test_sigkill_mid_run_then_reruns_leave_exactly_one_connection_per_entr
         assert final.summary.total == ENTRIES
         assert {r.connection_id for r in final.results} == {c.id for c in stored}
         with StateStore.open(tmp_path / ".provisioner" / "state.db") as state:
-            rows = state.entries(f"{emu.base_url}|CHAOS@AdobeOrg|prod")
+            rows = state.entries(f"{emu.base_url}|{CLI_ORG_ID}|prod")
         assert len(rows) == ENTRIES
         assert all(row.created_by_us for row in rows.values())  # even creates lost to SIGKILL
         assert {row.connection_id for row in rows.values()} == {c.id for c in stored}
