@@ -1,4 +1,4 @@
-"""Command line: argparse -> Settings -> asyncio.run(...) -> exit code.
+"""Command line: argparse -> Settings -> eventloop.run(...) -> exit code.
 
 The only place errors become text and exit codes: 0 all ok, 1 some entries failed or were
 skipped, 2 invalid manifest/configuration/usage (nothing sent), 130 interrupted.
@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import NoReturn
 
-from provisioner import __version__, gctune
+from provisioner import __version__, eventloop, gctune
 from provisioner.commands import (
     EXIT_FAILED,
     EXIT_INTERRUPTED,
@@ -126,9 +126,10 @@ def _dispatch(args: argparse.Namespace) -> int:
     elif command == "emulator":
         from provisioner.emulator.server import serve  # aiohttp.web only when serving
 
-        asyncio.run(serve(args.host, args.port, plan_from_args(args), args.db))
+        plan = plan_from_args(args)
+        eventloop.run(env, lambda: serve(args.host, args.port, plan, args.db))
     elif command == "rollback":
-        return asyncio.run(rollback_command(args, env))
+        return eventloop.run(env, lambda: rollback_command(args, env))
     else:
         manifest = load_manifest(args.manifest, env=env)
         gctune.settle()
@@ -137,7 +138,7 @@ def _dispatch(args: argparse.Namespace) -> int:
             sys.stdout.write(describe_manifest(manifest, default_sandbox=sandbox) + "\n")
             return EXIT_OK
         runner = apply_command if command == "apply" else plan_command
-        return asyncio.run(runner(args, manifest, env))
+        return eventloop.run(env, lambda: runner(args, manifest, env))
     return EXIT_OK
 
 
@@ -167,8 +168,9 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def run() -> NoReturn:
     """The console script and ``python -m provisioner``: a process of our own, whose garbage
-    collector is tuned for a batch run (see ``gctune``)."""
+    collector is tuned for a batch run (``gctune``) and which may run on uvloop (``eventloop``)."""
     gctune.for_batch()
+    eventloop.for_process()
     sys.exit(main())
 
 

@@ -126,7 +126,10 @@ def test_schema_prints_json_schema(capsys) -> None:
     assert "databases" in json.dumps(schema)
 
 
-async def test_sigint_finishes_in_flight_marks_rest_skipped_and_exits_130(tmp_path: Path) -> None:
+@pytest.mark.parametrize("loop", ["auto", "asyncio"])  # auto: uvloop in the console process
+async def test_sigint_finishes_in_flight_marks_rest_skipped_and_exits_130(
+    tmp_path: Path, loop: str
+) -> None:
     names = [f"slow-{i:02d}" for i in range(40)]
     manifest = write_manifest(tmp_path / "slow.yaml", names)
     report = tmp_path / "report.json"
@@ -136,7 +139,8 @@ async def test_sigint_finishes_in_flight_marks_rest_skipped_and_exits_130(tmp_pa
             sys.executable, "-m", "provisioner", "apply", str(manifest),
             "--concurrency", "4", "--rate", "1000", "--log-format", "json",
             "--report", str(report),
-            env=cli_env(emu), stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+            env=cli_env(emu, PROVISIONER_LOOP=loop),
+            stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
         )  # fmt: skip
         assert proc.stderr is not None
         finished = 0

@@ -61,8 +61,9 @@ async def test_credentials_refused_mid_run_fail_the_rest_and_the_report_is_whole
         assert len(emu.store.connections()) == report.summary.created
 
 
+@pytest.mark.parametrize("loop", ["auto", "asyncio"])  # auto: uvloop in the console process
 async def test_second_signal_cancels_in_flight_at_once_and_still_writes_the_report(
-    tmp_path: Path,
+    tmp_path: Path, loop: str
 ) -> None:
     path = write_manifest(tmp_path / "slow.yaml", [f"slow-{i}" for i in range(8)])
     report = tmp_path / "r.json"
@@ -70,7 +71,8 @@ async def test_second_signal_cancels_in_flight_at_once_and_still_writes_the_repo
         proc = await asyncio.create_subprocess_exec(
             sys.executable, "-m", "provisioner", "apply", str(path), "--concurrency", "4",
             "--rate", "1000", "--log-format", "json", "--report", str(report),
-            env=cli_env(emu), stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.PIPE,
+            env=cli_env(emu, PROVISIONER_LOOP=loop),
+            stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.PIPE,
         )  # fmt: skip
         assert proc.stderr is not None
         signals = 0
