@@ -5,7 +5,7 @@ and ``apply`` against a 429-limited emulator. Every program and every emulator i
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -34,7 +34,9 @@ CONCURRENCY: Final = 32
 UNLIMITED_RATE: Final = 100_000
 RATE_LIMIT: Final = 40
 THROTTLED_RATE: Final = 400
-PROGRAMS: Final = ("provisioner", "handrolled")
+# the third: provisioner on Python's own event loop, to show what uvloop is worth (no target)
+PROGRAMS: Final = ("provisioner", "handrolled", "provisioner-asyncio")
+_PROGRAM_ENV: Final = {"provisioner-asyncio": {"PROVISIONER_LOOP": "asyncio"}}
 _HANDROLLED: Final = Path(__file__).resolve().parent / "handrolled.py"
 
 
@@ -124,11 +126,16 @@ def handrolled_argv(bench: Bench, manifest: Path) -> list[str]:
 
 
 def run_against_emulator(
-    bench: Bench, argv: Sequence[str], *, tag: str, emulator: Sequence[str]
+    bench: Bench,
+    argv: Sequence[str],
+    *,
+    tag: str,
+    emulator: Sequence[str],
+    extra_env: Mapping[str, str] | None = None,
 ) -> tuple[ChildRun, Served]:
     """Run ``argv`` against a fresh emulator process (empty in-memory store)."""
     with bench.emulator(emulator, tag=tag) as emu:
-        run = bench.run(argv, tag=tag, url=emu.url)
+        run = bench.run(argv, tag=tag, url=emu.url, extra_env=extra_env)
         served = emu.stop()
     return run, served
 
@@ -151,7 +158,8 @@ def _medians(samples: list[HttpSample]) -> dict[str, float]:
 
 
 def throughput_case(bench: Bench) -> CaseResult:
-    """N entries, 32 in flight, 50 ms per request: apply and hand-rolled, alternating."""
+    """N entries, 32 in flight, 50 ms per request: apply (on uvloop, its default, and on
+    asyncio's loop) and hand-rolled, alternating."""
     entries = bench.sizes.throughput_entries
     manifest = write_apply_manifest(bench.path(f"apply-{entries}.yaml"), entries)
     emulator = ["--latency-ms", str(LATENCY_MS)]
@@ -161,7 +169,9 @@ def throughput_case(bench: Bench) -> CaseResult:
         for program in order:
             tag = f"throughput-{program}-{rep}"
             argv = _program_argv(bench, program, manifest, tag)
-            run, served = run_against_emulator(bench, argv, tag=tag, emulator=emulator)
+            run, served = run_against_emulator(
+                bench, argv, tag=tag, emulator=emulator, extra_env=_PROGRAM_ENV.get(program)
+            )
             sample = HttpSample(program=program, entries=entries, process=run, served=served)
             sample.check()
             samples[program].append(sample)
@@ -170,10 +180,9 @@ def throughput_case(bench: Bench) -> CaseResult:
     ours, theirs = medians["provisioner"], medians["handrolled"]
     for figures in medians.values():
         figures["share_of_ideal"] = figures["throughput_per_s"] / ideal
-    ratios = {
-        key: rounded(ratio(ours[key], theirs[key]))
-        for key in ("throughput_per_s", "cpu_ms_per_entry", "maxrss_mib", "wall_s")
-    }
+    keys = ("throughput_per_s", "cpu_ms_per_entry", "maxrss_mib", "wall_s")
+    ratios = {key: rounded(ratio(ours[key], theirs[key])) for key in keys}
+    asyncio_loop = medians["provisioner-asyncio"]
     data: dict[str, object] = {
         "entries": entries,
         "concurrency": CONCURRENCY,
@@ -186,6 +195,9 @@ def throughput_case(bench: Bench) -> CaseResult:
             for p in PROGRAMS
         },
         "ratio_provisioner_to_handrolled": ratios,
+        "ratio_asyncio_loop_to_handrolled": {
+            key: rounded(ratio(asyncio_loop[key], theirs[key])) for key in keys
+        },
         "samples": [s.as_json() for p in PROGRAMS for s in samples[p]],
     }
     targets = [

@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 import statistics
 import sys
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Final
@@ -19,7 +19,13 @@ __all__ = ["REPO", "Bench", "Sizes", "median", "ratio", "rounded"]
 REPO: Final = Path(__file__).resolve().parent.parent
 CLIENT_ID: Final = "bench-client"
 ORG_ID: Final = "BENCH00000000000000000000@AdobeOrg"
-_DROPPED_ENV: Final = ("AEP_ACCESS_TOKEN", "AEP_SANDBOX", "AEP_SCOPES", "PYTHONPATH")
+_DROPPED_ENV: Final = (
+    "AEP_ACCESS_TOKEN",
+    "AEP_SANDBOX",
+    "AEP_SCOPES",
+    "PROVISIONER_LOOP",  # the default loop is measured, unless a program sets it
+    "PYTHONPATH",
+)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -74,9 +80,17 @@ class Bench:
     def path(self, name: str) -> Path:
         return self.workdir / name
 
-    def run(self, argv: Sequence[str], *, tag: str, url: str | None = None) -> ChildRun:
+    def run(
+        self,
+        argv: Sequence[str],
+        *,
+        tag: str,
+        url: str | None = None,
+        extra_env: Mapping[str, str] | None = None,
+    ) -> ChildRun:
         """Run a measured program to its end; logs in ``workdir/tag.out|.err``."""
-        return run_child(argv, env=self.env(url), cwd=self.workdir, logs=self.path(tag))
+        env = {**self.env(url), **(extra_env or {})}
+        return run_child(argv, env=env, cwd=self.workdir, logs=self.path(tag))
 
     def emulator(self, options: Sequence[str], *, tag: str) -> EmulatorProcess:
         """A fresh emulator process (not started yet: use ``with``)."""

@@ -33,13 +33,22 @@ def _range(case: dict[str, object], program: str) -> str:
     return f" ({_num(span[0], '.3f')}-{_num(span[1], '.3f')})"
 
 
+_LABELS: Final = {
+    "provisioner": "provisioner",
+    "handrolled": "handrolled",
+    "provisioner-asyncio": "provisioner, asyncio loop",
+}
+
+
 def _throughput_rows(case: dict[str, object]) -> list[str]:
     med = _dict(case.get("median"))
     rows = []
-    for program in ("provisioner", "handrolled"):
+    for program, label in _LABELS.items():
         m = _dict(med.get(program))
+        if not m:
+            continue
         rows.append(
-            f"| {program} | {_num(m.get('wall_s'), '.2f')} s | "
+            f"| {label} | {_num(m.get('wall_s'), '.2f')} s | "
             f"{_num(m.get('throughput_per_s'), '.0f')}/s "
             f"({_num(m.get('share_of_ideal'), '.0%')} of ideal) | "
             f"{_num(m.get('cpu_ms_per_entry'), '.3f')} ms{_range(case, program)} | "
@@ -47,6 +56,22 @@ def _throughput_rows(case: dict[str, object]) -> list[str]:
             f"{_num(m.get('requests_per_entry'), '.4f')} |"
         )
     return rows
+
+
+def _loop_note(case: dict[str, object]) -> list[str]:
+    """What uvloop is worth: apply on asyncio's own loop, against the script."""
+    plain = _dict(case.get("ratio_asyncio_loop_to_handrolled"))
+    ours = _dict(case.get("ratio_provisioner_to_handrolled"))
+    if not plain:
+        return []
+    return [
+        "`provisioner` runs on uvloop, its default; on Python's own loop "
+        f"(`PROVISIONER_LOOP=asyncio`) its CPU per entry is "
+        f"{_num(plain.get('cpu_ms_per_entry'), '.3f')}x the script's "
+        f"(on uvloop: {_num(ours.get('cpu_ms_per_entry'), '.3f')}x), "
+        f"at {_num(plain.get('throughput_per_s'), '.3f')}x its throughput.",
+        "",
+    ]
 
 
 def _outcomes(summary: dict[str, object]) -> str:
@@ -102,6 +127,7 @@ def render_table(results: dict[str, object]) -> str:
             "| --- | --- | --- | --- | --- | --- |",
             *_throughput_rows(tp),
             "",
+            *_loop_note(tp),
         ]
     for key in ("throttled", "throttled_latency"):
         th = _dict(cases.get(key))

@@ -174,12 +174,8 @@ class Pool:
 
     async def _worker(self, queue: asyncio.Queue[Job]) -> None:
         try:
-            while not self._stopping:
-                try:
-                    job = queue.get_nowait()
-                except asyncio.QueueEmpty:
-                    return
-                await self._run_one(job)
+            while await self._run_entries(queue):
+                pass
         finally:
             self._active -= 1
             if self._active == 0:
@@ -190,21 +186,40 @@ class Pool:
         self._done.add((result.sandbox, result.name))
         self._on_result(result)
 
-    async def _run_one(self, job: Job) -> None:
-        """One entry to its end, within its deadline. Its log context is bound in the worker's
-        own context (a task's copy), where the next entry replaces it: nothing to unbind."""
-        started = time.monotonic()
-        tries = _Attempts()
-        bind_contextvars(entry=job.name, sandbox=job.sandbox)
+    async def _run_entries(self, queue: asyncio.Queue[Job]) -> bool:
+        """Entries from the queue to their ends, each within its deadline, until the queue is
+        empty or the pool stops (False), or an entry's deadline passes (True: call again).
+
+        One ``asyncio.timeout`` serves the worker's entries, re-armed as each starts (cheaper
+        than one per entry); once expired it cannot be re-armed, hence the new call. Each
+        entry's log context is bound in the worker's own context (a task's copy), where the
+        next entry replaces it: nothing to unbind."""
+        loop = asyncio.get_running_loop()
+        job: Job | None = None
+        tries, started = _Attempts(), 0.0
         try:
-            async with asyncio.timeout(self._config.entry_deadline):
-                result = await self._attempts(job, tries, started)
+            async with asyncio.timeout(None) as deadline:
+                while not self._stopping:
+                    try:
+                        job = queue.get_nowait()
+                    except asyncio.QueueEmpty:
+                        return False
+                    started, tries = time.monotonic(), _Attempts()
+                    bind_contextvars(entry=job.name, sandbox=job.sandbox)
+                    deadline.reschedule(loop.time() + self._config.entry_deadline)
+                    result = await self._attempts(job, tries, started)
+                    job = None
+                    self._emit(result)
+            return False
         except TimeoutError:
-            result = _failed(job, tries, started, self._deadline_message(tries))
+            if job is None:  # pragma: no cover - not the deadline: no entry was running
+                raise
+            self._emit(_failed(job, tries, started, self._deadline_message(tries)))
+            return True
         except asyncio.CancelledError:
-            self._emit(_skipped(job, tries, started))
+            if job is not None:
+                self._emit(_skipped(job, tries, started))
             raise
-        self._emit(result)
 
     def _deadline_message(self, tries: _Attempts) -> str:
         message = (

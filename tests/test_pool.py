@@ -315,6 +315,59 @@ async def test_entry_deadline_without_any_answer() -> None:
     assert results["ok"].status is Outcome.CREATED
 
 
+class LoopClock:
+    """The running loop's clock, moved by hand: its timers (an entry's deadline) fall due
+    when the clock passes them, with no waiting."""
+
+    def __init__(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        loop = asyncio.get_running_loop()
+        self.now = loop.time()
+        monkeypatch.setattr(loop, "time", lambda: self.now)
+
+    async def spend(self, seconds: float) -> None:
+        """``seconds`` pass inside an entry; then two turns of the loop, in which a deadline
+        that fell due fires and reaches the entry."""
+        self.now += seconds
+        await asyncio.sleep(0)
+        await asyncio.sleep(0)
+
+
+async def test_each_entry_of_a_worker_gets_a_full_deadline_of_its_own(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """One worker, three entries each taking 0.9 of the deadline: none fails (a deadline
+    running from the worker's start would expire in the second)."""
+    clock = LoopClock(monkeypatch)
+    prov = ScriptedProvisioner()
+
+    async def most_of_the_deadline(job: Job, attempt: int) -> None:
+        await clock.spend(9.0)
+
+    prov.before = most_of_the_deadline
+    results = await Harness(prov, concurrency=1, entry_deadline=10.0).run(jobs("a", "b", "c"))
+    assert {name: r.status for name, r in results.items()} == dict.fromkeys(
+        ("a", "b", "c"), Outcome.CREATED
+    )
+
+
+async def test_a_worker_goes_on_after_an_entry_misses_its_deadline(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    clock = LoopClock(monkeypatch)
+    prov = ScriptedProvisioner()
+
+    async def stuck_is_slow(job: Job, attempt: int) -> None:
+        await clock.spend(15.0 if job.name == "stuck" else 9.0)
+
+    prov.before = stuck_is_slow
+    h = Harness(prov, concurrency=1, entry_deadline=10.0)
+    results = await h.run(jobs("a", "stuck", "b", "c"))
+    assert results["stuck"].status is Outcome.FAILED
+    assert results["stuck"].error == "deadline of 10s passed after 1 attempt(s)"
+    assert [results[n].status for n in ("a", "b", "c")] == [Outcome.CREATED] * 3
+    assert [r.name for r in h.results] == ["a", "stuck", "b", "c"]  # one worker, in order
+
+
 # --- concurrency -----------------------------------------------------------------------------
 
 

@@ -23,7 +23,7 @@ from provisioner.progress import NullObserver
 from provisioner.report import Outcome, Result
 from provisioner.reportio import load_report
 from provisioner.secrets import Secret
-from provisioner.state import StateStore
+from provisioner.state import COMMIT_EVERY, StateStore
 from tests.cliproc import cli_env
 from tests.conftest import EmulatorFactory, make_settings
 from tests.helpers import manifest, many, write_manifest
@@ -141,10 +141,10 @@ async def test_outcome_rows_are_committed_by_a_timer_even_when_no_other_row_foll
         state.record("t", Result(name="a", sandbox="s", status=Outcome.CREATED), run_id="r")
         timer = state._timer
         assert timer is not None
-        assert timer.when() - asyncio.get_running_loop().time() <= 0.05
+        assert timer.when() - asyncio.get_running_loop().time() <= COMMIT_EVERY
         reader = sqlite3.connect(path)
         assert reader.execute("SELECT count(*) FROM entries").fetchone() == (0,)
-        timer._run()  # what the loop does at most 50 ms later
+        timer._run()  # what the loop does at most COMMIT_EVERY later
         assert reader.execute("SELECT count(*) FROM entries").fetchone() == (1,)
         assert reader.execute("SELECT count(*) FROM intents").fetchone() == (0,)
         reader.close()
