@@ -16,6 +16,7 @@ from bench.context import Bench, median, ratio, rounded
 from bench.emulator import Served
 from bench.manifests import write_apply_manifest
 from bench.targets import Target
+from provisioner.eventloop import ENV_VAR as LOOP_ENV_VAR
 
 __all__ = [
     "CONCURRENCY",
@@ -36,7 +37,7 @@ RATE_LIMIT: Final = 40
 THROTTLED_RATE: Final = 400
 # the third: provisioner on Python's own event loop, to show what uvloop is worth (no target)
 PROGRAMS: Final = ("provisioner", "handrolled", "provisioner-asyncio")
-_PROGRAM_ENV: Final = {"provisioner-asyncio": {"PROVISIONER_LOOP": "asyncio"}}
+_PROGRAM_ENV: Final = {"provisioner-asyncio": {LOOP_ENV_VAR: "asyncio"}}
 _HANDROLLED: Final = Path(__file__).resolve().parent / "handrolled.py"
 
 

@@ -33,22 +33,16 @@ def _range(case: dict[str, object], program: str) -> str:
     return f" ({_num(span[0], '.3f')}-{_num(span[1], '.3f')})"
 
 
-_LABELS: Final = {
-    "provisioner": "provisioner",
-    "handrolled": "handrolled",
-    "provisioner-asyncio": "provisioner, asyncio loop",
-}
+_LABELS: Final = {"provisioner-asyncio": "provisioner, asyncio loop"}  # else the name
 
 
 def _throughput_rows(case: dict[str, object]) -> list[str]:
     med = _dict(case.get("median"))
     rows = []
-    for program, label in _LABELS.items():
-        m = _dict(med.get(program))
-        if not m:
-            continue
+    for program, figures in med.items():
+        m = _dict(figures)
         rows.append(
-            f"| {label} | {_num(m.get('wall_s'), '.2f')} s | "
+            f"| {_LABELS.get(program, program)} | {_num(m.get('wall_s'), '.2f')} s | "
             f"{_num(m.get('throughput_per_s'), '.0f')}/s "
             f"({_num(m.get('share_of_ideal'), '.0%')} of ideal) | "
             f"{_num(m.get('cpu_ms_per_entry'), '.3f')} ms{_range(case, program)} | "

@@ -191,14 +191,17 @@ class Pool:
         empty or the pool stops (False), or an entry's deadline passes (True: call again).
 
         One ``asyncio.timeout`` serves the worker's entries, re-armed as each starts (cheaper
-        than one per entry); once expired it cannot be re-armed, hence the new call. Each
+        than one per entry); once it has fired it cannot be re-armed, hence the new call (also
+        when an entry ended normally although its deadline fired: its code swallowed the
+        cancellation). A ``TimeoutError`` that is not the deadline's is a bug. Each
         entry's log context is bound in the worker's own context (a task's copy), where the
         next entry replaces it: nothing to unbind."""
         loop = asyncio.get_running_loop()
+        deadline = asyncio.timeout(None)
         job: Job | None = None
         tries, started = _Attempts(), 0.0
         try:
-            async with asyncio.timeout(None) as deadline:
+            async with deadline:
                 while not self._stopping:
                     try:
                         job = queue.get_nowait()
@@ -210,10 +213,12 @@ class Pool:
                     result = await self._attempts(job, tries, started)
                     job = None
                     self._emit(result)
+                    if deadline.expired():  # it fired, but the entry ended all the same
+                        return True
             return False
         except TimeoutError:
-            if job is None:  # pragma: no cover - not the deadline: no entry was running
-                raise
+            if job is None or not deadline.expired():  # pragma: no cover - not the deadline
+                raise  # a bug: it propagates
             self._emit(_failed(job, tries, started, self._deadline_message(tries)))
             return True
         except asyncio.CancelledError:

@@ -1,11 +1,13 @@
 """SQLite state per target: what this tool created, fingerprints, last outcomes; the run lock.
 
 An outcome row is recorded as each entry finishes and committed at most ``COMMIT_EVERY``
-seconds later (group commit, WAL mode); a ``kill -9`` loses at most that much, which the next
-run's listing recovers. Each commit has a fixed cost (about 0.4 ms of CPU in a run, where the
-caches are cold between commits), so a group spans half a second. Intent rows for every create
-of a run are committed before the first is sent, so a create whose answer dies with the process
-is known as ours on the next run.
+seconds later (group commit, WAL mode). Each commit has a fixed cost (about half a millisecond
+of CPU in a run, where the caches are cold between commits), so a group spans half a second.
+Intent rows for every create of a run are committed before the first is sent, so a create whose
+answer dies with the process is known as ours on the next run. A ``kill -9`` thus loses at most
+half a second of outcome rows: connections created or found in it are found again by the next
+run's listing (and adopted through their intents); failures recorded in it are lost, so
+``--retry-failed`` does not see them (a plain ``apply`` retries them).
 
 No row holds a secret: the fingerprint is an HMAC-SHA256 under a random key kept in this
 database, so it shows that an entry changed without revealing what it holds. (Like any

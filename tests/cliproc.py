@@ -8,8 +8,10 @@ import sys
 from dataclasses import dataclass
 
 from provisioner.emulator.server import RunningEmulator
+from provisioner.eventloop import ENV_VAR as LOOP_ENV_VAR
 
 CLI_ORG_ID = "CLI@AdobeOrg"
+LOOPS = ("auto", "asyncio")  # for PROVISIONER_LOOP; auto: uvloop in the console process
 
 
 @dataclass(frozen=True)
@@ -20,7 +22,7 @@ class Finished:
 
 
 def cli_env(emu: RunningEmulator | None = None, **extra: str) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("AEP_")}
+    env = {k: v for k, v in os.environ.items() if not k.startswith("AEP_") and k != LOOP_ENV_VAR}
     if emu is not None:
         env.update(
             AEP_PLATFORM_URL=emu.base_url,

@@ -16,7 +16,7 @@ from provisioner.emulator.server import running_emulator
 from provisioner.emulator.store import Store
 from provisioner.reportio import load_report
 from provisioner.state import RunLock
-from tests.cliproc import cli_env, run_cli
+from tests.cliproc import LOOPS, cli_env, run_cli
 from tests.helpers import write_manifest
 
 
@@ -126,7 +126,7 @@ def test_schema_prints_json_schema(capsys) -> None:
     assert "databases" in json.dumps(schema)
 
 
-@pytest.mark.parametrize("loop", ["auto", "asyncio"])  # auto: uvloop in the console process
+@pytest.mark.parametrize("loop", LOOPS)
 async def test_sigint_finishes_in_flight_marks_rest_skipped_and_exits_130(
     tmp_path: Path, loop: str
 ) -> None:

@@ -12,13 +12,14 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import uvloop
 
 from provisioner import eventloop
 from provisioner.cli import main
 from provisioner.errors import ConfigError
 from tests.cliproc import cli_env
 from tests.helpers import write_manifest
+
+uvloop = pytest.importorskip("uvloop")  # a dependency except on Windows
 
 
 async def _loop_module() -> str:
@@ -106,7 +107,7 @@ def _console_loop(manifest: Path, **env: str) -> str:
         env=cli_env(None, **env),
         capture_output=True,
         text=True,
-        timeout=60,
+        timeout=25,
         check=False,
     )
     assert done.returncode == 0, done.stderr[-2000:]

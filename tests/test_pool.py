@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import random
 from collections.abc import Awaitable, Callable, Iterator, Sequence
@@ -12,6 +13,7 @@ import structlog
 from structlog.testing import capture_logs
 from structlog.typing import EventDict
 
+from provisioner import eventloop
 from provisioner.backoff import RetryBudget
 from provisioner.errors import PermanentError, RetryableError
 from provisioner.pool import Job, Pool, PoolConfig, Provisioned
@@ -366,6 +368,46 @@ async def test_a_worker_goes_on_after_an_entry_misses_its_deadline(
     assert results["stuck"].error == "deadline of 10s passed after 1 attempt(s)"
     assert [results[n].status for n in ("a", "b", "c")] == [Outcome.CREATED] * 3
     assert [r.name for r in h.results] == ["a", "stuck", "b", "c"]  # one worker, in order
+
+
+async def test_an_entry_that_swallows_its_deadline_ends_as_it_ended_and_the_worker_goes_on(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Code that catches the deadline's cancellation and returns: its result stands, and the
+    fired deadline (which cannot be re-armed) is replaced for the next entries."""
+    clock = LoopClock(monkeypatch)
+    prov = ScriptedProvisioner()
+
+    async def swallow(job: Job, attempt: int) -> None:
+        with contextlib.suppress(asyncio.CancelledError):  # the bug under test: swallowed
+            await clock.spend(15.0 if job.name == "deaf" else 1.0)
+
+    prov.before = swallow
+    h = Harness(prov, concurrency=1, entry_deadline=10.0)
+    results = await h.run(jobs("deaf", "a", "b"))
+    assert [r.status for r in h.results] == [Outcome.CREATED] * 3
+    assert results["deaf"].attempts == 1
+
+
+@pytest.mark.parametrize("loop", ["asyncio", "uvloop"])
+def test_the_deadline_holds_on_either_event_loop(loop: str) -> None:
+    """The same pool on Python's loop and on uvloop (the console's default), in real time."""
+
+    async def main() -> dict[str, Result]:
+        never = asyncio.Event()
+
+        async def hang(job: Job, attempt: int) -> None:
+            if job.name == "stuck":
+                await never.wait()
+
+        prov = ScriptedProvisioner()
+        prov.before = hang
+        return await Harness(prov, concurrency=1, entry_deadline=0.05).run(jobs("stuck", "ok"))
+
+    results = eventloop.run({"PROVISIONER_LOOP": loop}, main)
+    assert results["stuck"].status is Outcome.FAILED
+    assert results["stuck"].error == "deadline of 0.05s passed after 1 attempt(s)"
+    assert results["ok"].status is Outcome.CREATED
 
 
 # --- concurrency -----------------------------------------------------------------------------

@@ -24,7 +24,7 @@ from provisioner.report import Outcome, Result
 from provisioner.reportio import load_report
 from provisioner.secrets import Secret
 from provisioner.state import COMMIT_EVERY, StateStore
-from tests.cliproc import cli_env
+from tests.cliproc import LOOPS, cli_env
 from tests.conftest import EmulatorFactory, make_settings
 from tests.helpers import manifest, many, write_manifest
 
@@ -61,7 +61,7 @@ async def test_credentials_refused_mid_run_fail_the_rest_and_the_report_is_whole
         assert len(emu.store.connections()) == report.summary.created
 
 
-@pytest.mark.parametrize("loop", ["auto", "asyncio"])  # auto: uvloop in the console process
+@pytest.mark.parametrize("loop", LOOPS)
 async def test_second_signal_cancels_in_flight_at_once_and_still_writes_the_report(
     tmp_path: Path, loop: str
 ) -> None:
