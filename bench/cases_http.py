@@ -12,11 +12,10 @@ from pathlib import Path
 from typing import Final
 
 from bench.children import ChildRun
-from bench.context import Bench, median, ratio, rounded
+from bench.context import LOOP_ENV_VAR, Bench, median, ratio, rounded
 from bench.emulator import Served
 from bench.manifests import write_apply_manifest
 from bench.targets import Target
-from provisioner.eventloop import ENV_VAR as LOOP_ENV_VAR
 
 __all__ = [
     "CONCURRENCY",
