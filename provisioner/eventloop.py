@@ -3,8 +3,8 @@
 A process of our own (the console script, ``python -m provisioner``: :func:`for_process`) runs
 on uvloop when it is installed. It is libuv's loop, written in Cython: the per-request work of
 the loop itself (timers, callbacks, socket reads and writes) costs less CPU than in asyncio's
-Python loop, about a tenth of ``apply``'s CPU (``bench/README.md``). Tasks, timeouts,
-cancellation and signal handlers behave the same on both.
+Python loop: about 2% of ``apply``'s CPU in the benchmark (``bench/README.md``). Tasks,
+timeouts, cancellation and signal handlers behave the same on both.
 
 ``PROVISIONER_LOOP`` chooses: ``auto`` (the default: uvloop in a process of ours when it is
 installed), ``asyncio`` (the standard loop), ``uvloop`` (required: an error where it is not
