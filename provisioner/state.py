@@ -104,9 +104,8 @@ class StateEntry:
     created_by_us: bool
 
 
-_FIELDS: Final = json.JSONEncoder(
-    ensure_ascii=False
-)  # built once (json.dumps rebuilds it per call)
+# the fingerprint's encoder, built once (json.dumps builds one per call)
+_FIELDS: Final = json.JSONEncoder(ensure_ascii=False)
 
 
 def _now() -> str:

@@ -36,16 +36,27 @@ def cli_env(emu: RunningEmulator | None = None, **extra: str) -> dict[str, str]:
     return env
 
 
-async def run_cli(*args: str, env: dict[str, str]) -> Finished:
-    proc = await asyncio.create_subprocess_exec(
+async def start_cli(
+    *args: str,
+    env: dict[str, str],
+    stdout: int = asyncio.subprocess.PIPE,
+    stderr: int = asyncio.subprocess.PIPE,
+) -> asyncio.subprocess.Process:
+    """``python -m provisioner ARGS`` started as a process of its own; by default stderr is
+    piped (its log lines, to react to as they come)."""
+    return await asyncio.create_subprocess_exec(
         sys.executable,
         "-m",
         "provisioner",
         *args,
         env=env,
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.PIPE,
+        stdout=stdout,
+        stderr=stderr,
     )
+
+
+async def run_cli(*args: str, env: dict[str, str]) -> Finished:
+    proc = await start_cli(*args, env=env)
     out, err = await proc.communicate()
     assert proc.returncode is not None
     return Finished(proc.returncode, out.decode(), err.decode())

@@ -6,14 +6,13 @@ from __future__ import annotations
 import asyncio
 import random
 import signal
-import sys
 from pathlib import Path
 
 from provisioner.emulator.faults import FaultPlan
 from provisioner.emulator.server import RunningEmulator, running_emulator
 from provisioner.reportio import load_report
 from provisioner.state import StateStore
-from tests.cliproc import CLI_ORG_ID, cli_env
+from tests.cliproc import CLI_ORG_ID, cli_env, start_cli
 from tests.helpers import write_manifest
 
 ENTRIES = 500
@@ -21,7 +20,7 @@ ENTRIES = 500
 
 def _apply_args(manifest: Path, report: Path) -> list[str]:
     return [
-        sys.executable, "-m", "provisioner", "apply", str(manifest),
+        "apply", str(manifest),
         "--concurrency", "16", "--rate", "100000", "--max-attempts", "8",
         "--backoff-base", "0.005", "--backoff-cap", "0.05",
         "--log-format", "json", "--no-progress", "--report", str(report),
@@ -32,12 +31,7 @@ async def _run_and_kill(
     emu: RunningEmulator, args: list[str], *, revoke_at: int, kill_at: int
 ) -> int | None:
     """Run apply; revoke every token after ``revoke_at`` entries, SIGKILL after ``kill_at``."""
-    proc = await asyncio.create_subprocess_exec(
-        *args,
-        env=cli_env(emu),
-        stdout=asyncio.subprocess.DEVNULL,
-        stderr=asyncio.subprocess.PIPE,
-    )
+    proc = await start_cli(*args, env=cli_env(emu), stdout=asyncio.subprocess.DEVNULL)
     assert proc.stderr is not None
     finished = 0
     while line := await proc.stderr.readline():
@@ -53,12 +47,8 @@ async def _run_and_kill(
 
 
 async def _run(emu: RunningEmulator, args: list[str]) -> int:
-    proc = await asyncio.create_subprocess_exec(
-        *args,
-        env=cli_env(emu),
-        stdout=asyncio.subprocess.DEVNULL,
-        stderr=asyncio.subprocess.DEVNULL,
-    )
+    quiet = asyncio.subprocess.DEVNULL
+    proc = await start_cli(*args, env=cli_env(emu), stdout=quiet, stderr=quiet)
     return await proc.wait()
 
 

@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
 import signal
-import sys
 from pathlib import Path
 
 import pytest
@@ -16,7 +14,7 @@ from provisioner.emulator.server import running_emulator
 from provisioner.emulator.store import Store
 from provisioner.reportio import load_report
 from provisioner.state import RunLock
-from tests.cliproc import LOOPS, cli_env, run_cli
+from tests.cliproc import LOOPS, cli_env, run_cli, start_cli
 from tests.helpers import write_manifest
 
 
@@ -135,12 +133,10 @@ async def test_sigint_finishes_in_flight_marks_rest_skipped_and_exits_130(
     report = tmp_path / "report.json"
     plan = FaultPlan(latency={"create": 150.0})
     async with running_emulator(plan) as emu:
-        proc = await asyncio.create_subprocess_exec(
-            sys.executable, "-m", "provisioner", "apply", str(manifest),
-            "--concurrency", "4", "--rate", "1000", "--log-format", "json",
-            "--report", str(report),
+        proc = await start_cli(
+            "apply", str(manifest), "--concurrency", "4", "--rate", "1000",
+            "--log-format", "json", "--report", str(report),
             env=cli_env(emu, PROVISIONER_LOOP=loop),
-            stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
         )  # fmt: skip
         assert proc.stderr is not None
         finished = 0

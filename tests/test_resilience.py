@@ -7,7 +7,6 @@ import asyncio
 import dataclasses
 import signal
 import sqlite3
-import sys
 from pathlib import Path
 
 import pytest
@@ -24,7 +23,7 @@ from provisioner.report import Outcome, Result
 from provisioner.reportio import load_report
 from provisioner.secrets import Secret
 from provisioner.state import COMMIT_EVERY, StateStore
-from tests.cliproc import LOOPS, cli_env
+from tests.cliproc import LOOPS, cli_env, start_cli
 from tests.conftest import EmulatorFactory, make_settings
 from tests.helpers import manifest, many, write_manifest
 
@@ -68,11 +67,10 @@ async def test_second_signal_cancels_in_flight_at_once_and_still_writes_the_repo
     path = write_manifest(tmp_path / "slow.yaml", [f"slow-{i}" for i in range(8)])
     report = tmp_path / "r.json"
     async with running_emulator(FaultPlan(latency={"create": 30_000.0})) as emu:
-        proc = await asyncio.create_subprocess_exec(
-            sys.executable, "-m", "provisioner", "apply", str(path), "--concurrency", "4",
-            "--rate", "1000", "--log-format", "json", "--report", str(report),
-            env=cli_env(emu, PROVISIONER_LOOP=loop),
-            stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.PIPE,
+        proc = await start_cli(
+            "apply", str(path), "--concurrency", "4", "--rate", "1000",
+            "--log-format", "json", "--report", str(report),
+            env=cli_env(emu, PROVISIONER_LOOP=loop), stdout=asyncio.subprocess.DEVNULL,
         )  # fmt: skip
         assert proc.stderr is not None
         signals = 0
