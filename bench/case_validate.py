@@ -1,7 +1,7 @@
 """``provisioner validate`` on a 20k-entry manifest next to a bare libyaml parse of it.
 
 Four programs, each a process of its own, interleaved and repeated: validate, the bare
-parse, and the start-up of each (``import provisioner.cli`` / ``import yaml``), so that
+parse, and the start-up of each (``import provisioner.cli._main`` / ``import yaml``), so that
 both raw and net (start-up subtracted) figures can be given.
 """
 
@@ -31,7 +31,7 @@ def _programs(bench: Bench, manifest: str) -> dict[str, list[str]]:
     return {
         "validate": [py, "-m", "provisioner", "validate", manifest],
         "bare_parse": [py, "-c", _BARE_PARSE, manifest],
-        "cli_import": [py, "-c", "import provisioner.cli"],
+        "cli_import": [py, "-c", "import provisioner.cli._main"],
         "yaml_import": [py, "-c", "import yaml"],
     }
 
@@ -81,7 +81,7 @@ def validate_case(bench: Bench) -> CaseResult:
         "ratio_validate_to_bare_parse": ratios,
         "samples": {n: [r.as_json() for r in rs] for n, rs in runs.items()},
     }
-    note = "start-up subtracted (import provisioner.cli / import yaml)"
+    note = "start-up subtracted (import provisioner.cli._main / import yaml)"
     targets = [
         Target(
             case="validate",

@@ -19,7 +19,7 @@ __all__ = ["REPO", "Bench", "Sizes", "median", "ratio", "rounded"]
 REPO: Final = Path(__file__).resolve().parent.parent
 CLIENT_ID: Final = "bench-client"
 ORG_ID: Final = "BENCH00000000000000000000@AdobeOrg"
-# provisioner.eventloop.ENV_VAR, written out: the harness imports nothing of provisioner, as a
+# provisioner.cli._eventloop.ENV_VAR, written out: the harness imports nothing of provisioner, as a
 # child's ru_maxrss starts from the harness's own size when it forks (structlog and the rest
 # would lift the small import-only baselines of the validate case to the harness's 50 MiB)
 LOOP_ENV_VAR: Final = "PROVISIONER_LOOP"

@@ -19,10 +19,10 @@ from pathlib import Path
 
 import structlog
 
-from provisioner.emulator.faults import FaultPlan
-from provisioner.emulator.options import add_emulator_arguments, plan_from_args
-from provisioner.emulator.runtime import EmulatorStats
-from provisioner.emulator.server import running_emulator
+from provisioner.emulator._faults import FaultPlan
+from provisioner.emulator._options import add_emulator_arguments, plan_from_args
+from provisioner.emulator._runtime import EmulatorStats
+from provisioner.emulator._server import running_emulator
 
 __all__ = ["main", "stats_json"]
 

@@ -6,8 +6,8 @@ public API for embedding a run in other Python code.
 
 from __future__ import annotations
 
-from provisioner.apply import ApplyRun, RunOptions
-from provisioner.client import FlowClient
+from provisioner.aep import FlowClient
+from provisioner.engine import ApplyRun, RunOptions
 from provisioner.errors import (
     AuthError,
     ConfigError,
@@ -19,7 +19,7 @@ from provisioner.errors import (
     RetryableError,
 )
 from provisioner.manifest import DatabaseSpec, Manifest, load_manifest
-from provisioner.report import Outcome, Report, Result, Summary
+from provisioner.reports import Outcome, Report, Result, Summary
 from provisioner.secrets import Secret
 from provisioner.settings import Backoff, Credentials, Limits, Settings, Timeouts
 

@@ -7,8 +7,8 @@ import os
 import sys
 from dataclasses import dataclass
 
-from provisioner.emulator.server import RunningEmulator
-from provisioner.eventloop import ENV_VAR as LOOP_ENV_VAR
+from provisioner.cli._eventloop import ENV_VAR as LOOP_ENV_VAR
+from provisioner.emulator._server import RunningEmulator
 
 CLI_ORG_ID = "CLI@AdobeOrg"
 LOOPS = ("auto", "asyncio")  # for PROVISIONER_LOOP; auto: uvloop in the console process

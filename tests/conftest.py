@@ -11,11 +11,11 @@ from pathlib import Path
 import pytest
 import structlog
 
-from provisioner.emulator.faults import FaultPlan
-from provisioner.emulator.server import RunningEmulator, running_emulator
-from provisioner.emulator.testing import EmulatorCaller
+from provisioner.emulator._faults import FaultPlan
+from provisioner.emulator._server import RunningEmulator, running_emulator
 from provisioner.secrets import Secret
 from provisioner.settings import Backoff, Credentials, Limits, Settings, Timeouts
+from tests.emulator_caller import EmulatorCaller
 
 EMULATOR_ORG = "TESTORG0000000000000000@AdobeOrg"
 

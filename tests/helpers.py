@@ -5,9 +5,9 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from provisioner.emulator.testing import Reply
-from provisioner.manifest import DatabaseSpec, Manifest
+from provisioner.manifest._load import DatabaseSpec, Manifest
 from provisioner.secrets import Secret
+from tests.emulator_caller import Reply
 
 
 def spec(name: str, *, password: str = "pw", **fields: object) -> DatabaseSpec:

@@ -10,19 +10,19 @@ import importlib
 from typing import TYPE_CHECKING, Final
 
 if TYPE_CHECKING:
-    from provisioner.emulator.app import FLOW_PREFIX, IMS_TOKEN_PATH, create_app
-    from provisioner.emulator.faults import DEFAULT_TOKEN_TTL, FaultPlan, RequestKind
-    from provisioner.emulator.listing import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE
-    from provisioner.emulator.options import (
+    from provisioner.emulator._app import FLOW_PREFIX, IMS_TOKEN_PATH, create_app
+    from provisioner.emulator._faults import DEFAULT_TOKEN_TTL, FaultPlan, RequestKind
+    from provisioner.emulator._listing import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE
+    from provisioner.emulator._options import (
         DEFAULT_PORT,
         add_emulator_arguments,
         plan_from_args,
         serve_from_args,
     )
-    from provisioner.emulator.runtime import EMULATOR_STATE, EmulatorState, EmulatorStats
-    from provisioner.emulator.server import DEFAULT_HOST, RunningEmulator, running_emulator, serve
-    from provisioner.emulator.spec import AUTH_SPEC_NAME, ORACLE_SPEC_ID, ORACLE_SPEC_VERSION
-    from provisioner.emulator.store import ConnectionRecord, Store
+    from provisioner.emulator._runtime import EMULATOR_STATE, EmulatorState, EmulatorStats
+    from provisioner.emulator._server import DEFAULT_HOST, RunningEmulator, running_emulator, serve
+    from provisioner.emulator._spec import AUTH_SPEC_NAME, ORACLE_SPEC_ID, ORACLE_SPEC_VERSION
+    from provisioner.emulator._store import ConnectionRecord, Store
 
 __all__ = [
     "AUTH_SPEC_NAME",
@@ -52,30 +52,30 @@ __all__ = [
 ]
 
 _WHERE: Final[dict[str, str]] = {
-    "AUTH_SPEC_NAME": "provisioner.emulator.spec",
-    "ConnectionRecord": "provisioner.emulator.store",
-    "DEFAULT_HOST": "provisioner.emulator.server",
-    "DEFAULT_PAGE_SIZE": "provisioner.emulator.listing",
-    "DEFAULT_PORT": "provisioner.emulator.options",
-    "DEFAULT_TOKEN_TTL": "provisioner.emulator.faults",
-    "EMULATOR_STATE": "provisioner.emulator.runtime",
-    "EmulatorState": "provisioner.emulator.runtime",
-    "EmulatorStats": "provisioner.emulator.runtime",
-    "FLOW_PREFIX": "provisioner.emulator.app",
-    "FaultPlan": "provisioner.emulator.faults",
-    "IMS_TOKEN_PATH": "provisioner.emulator.app",
-    "MAX_PAGE_SIZE": "provisioner.emulator.listing",
-    "ORACLE_SPEC_ID": "provisioner.emulator.spec",
-    "ORACLE_SPEC_VERSION": "provisioner.emulator.spec",
-    "RequestKind": "provisioner.emulator.faults",
-    "RunningEmulator": "provisioner.emulator.server",
-    "Store": "provisioner.emulator.store",
-    "add_emulator_arguments": "provisioner.emulator.options",
-    "create_app": "provisioner.emulator.app",
-    "plan_from_args": "provisioner.emulator.options",
-    "running_emulator": "provisioner.emulator.server",
-    "serve": "provisioner.emulator.server",
-    "serve_from_args": "provisioner.emulator.options",
+    "AUTH_SPEC_NAME": "provisioner.emulator._spec",
+    "ConnectionRecord": "provisioner.emulator._store",
+    "DEFAULT_HOST": "provisioner.emulator._server",
+    "DEFAULT_PAGE_SIZE": "provisioner.emulator._listing",
+    "DEFAULT_PORT": "provisioner.emulator._options",
+    "DEFAULT_TOKEN_TTL": "provisioner.emulator._faults",
+    "EMULATOR_STATE": "provisioner.emulator._runtime",
+    "EmulatorState": "provisioner.emulator._runtime",
+    "EmulatorStats": "provisioner.emulator._runtime",
+    "FLOW_PREFIX": "provisioner.emulator._app",
+    "FaultPlan": "provisioner.emulator._faults",
+    "IMS_TOKEN_PATH": "provisioner.emulator._app",
+    "MAX_PAGE_SIZE": "provisioner.emulator._listing",
+    "ORACLE_SPEC_ID": "provisioner.emulator._spec",
+    "ORACLE_SPEC_VERSION": "provisioner.emulator._spec",
+    "RequestKind": "provisioner.emulator._faults",
+    "RunningEmulator": "provisioner.emulator._server",
+    "Store": "provisioner.emulator._store",
+    "add_emulator_arguments": "provisioner.emulator._options",
+    "create_app": "provisioner.emulator._app",
+    "plan_from_args": "provisioner.emulator._options",
+    "running_emulator": "provisioner.emulator._server",
+    "serve": "provisioner.emulator._server",
+    "serve_from_args": "provisioner.emulator._options",
 }
 
 

@@ -9,7 +9,7 @@ import sys
 
 import structlog
 
-from provisioner.emulator.options import add_emulator_arguments, plan_from_args, serve_from_args
+from provisioner.emulator._options import add_emulator_arguments, plan_from_args, serve_from_args
 from provisioner.errors import ConfigError
 
 __all__ = ["main"]

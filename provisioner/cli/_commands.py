@@ -1,0 +1,241 @@
+"""The bodies of ``plan``, ``apply`` and ``rollback``: pick the target (Platform, or an
+emulator started for the run), run, write the report. Part of the command-line layer."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import signal
+import sys
+from collections.abc import AsyncIterator, Iterator, Mapping
+from contextlib import asynccontextmanager, contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Final, Protocol
+
+import structlog
+
+from provisioner.cli._progress import make_observer
+from provisioner.engine import (
+    ApplyRun,
+    RunOptions,
+    rollback_jobs,
+    run_plan,
+    run_rollback,
+    write_plan,
+)
+from provisioner.errors import ConfigError
+from provisioner.manifest import Manifest
+from provisioner.reports import Report, check_writable, load_report, write_report, write_report_file
+from provisioner.secrets import Secret
+from provisioner.settings import (
+    DEFAULT_IMS_URL,
+    DEFAULT_PLATFORM_URL,
+    DEFAULT_SANDBOX,
+    Backoff,
+    Credentials,
+    Limits,
+    Settings,
+    Timeouts,
+    check_url,
+    credentials_from_env,
+)
+
+__all__ = [
+    "EXIT_FAILED",
+    "EXIT_INTERRUPTED",
+    "EXIT_OK",
+    "EXIT_USAGE",
+    "apply_command",
+    "plan_command",
+    "rollback_command",
+]
+
+log = structlog.get_logger(__name__)
+
+EXIT_OK: Final = 0
+EXIT_FAILED: Final = 1
+EXIT_USAGE: Final = 2
+EXIT_INTERRUPTED: Final = 130
+_EMULATOR_CLIENT: Final = "provisioner-emulator"
+_EMULATOR_ORG: Final = "EMULATOR0000000000000000@AdobeOrg"
+
+
+class Stoppable(Protocol):
+    interrupted: bool
+
+    @property
+    def started_sending(self) -> bool: ...
+
+    def stop(self, *, now: bool = False) -> None: ...
+
+
+def _options(args: argparse.Namespace) -> RunOptions:
+    return RunOptions(
+        only=tuple(args.only),
+        retry_failed=args.retry_failed,
+        prune=getattr(args, "prune", False),
+        verify=getattr(args, "verify", False),
+    )
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class _Endpoint:
+    platform_url: str
+    ims_url: str
+    credentials: Credentials
+    target_key: str | None = None
+
+
+def _settings(
+    args: argparse.Namespace, base_dir: Path, env: Mapping[str, str], endpoint: _Endpoint
+) -> Settings:
+    timeouts = Timeouts(request=args.timeout)
+    if args.entry_deadline is not None:
+        timeouts = Timeouts(request=args.timeout, entry=args.entry_deadline)
+    return Settings(
+        default_sandbox=env.get("AEP_SANDBOX", "").strip() or DEFAULT_SANDBOX,
+        limits=Limits(concurrency=args.concurrency, rate=args.rate),
+        timeouts=timeouts,
+        backoff=Backoff(
+            base=args.backoff_base, cap=args.backoff_cap, max_attempts=args.max_attempts
+        ),
+        state_path=args.state or base_dir / ".provisioner" / "state.db",
+        report_path=getattr(args, "report", None),
+        platform_url=endpoint.platform_url,
+        ims_url=endpoint.ims_url,
+        credentials=endpoint.credentials,
+        target_key=endpoint.target_key,
+    )
+
+
+def _url(env: Mapping[str, str], name: str, default: str) -> str:
+    return check_url(name, env.get(name, "").strip() or default)
+
+
+@asynccontextmanager
+async def _target(
+    args: argparse.Namespace, base_dir: Path, env: Mapping[str, str]
+) -> AsyncIterator[Settings]:
+    """Settings for Platform, or for an emulator started here for the run (its data file,
+    ``.provisioner/emulator.db`` beside the manifest, is the state's target)."""
+    if not args.emulator:
+        endpoint = _Endpoint(
+            platform_url=_url(env, "AEP_PLATFORM_URL", DEFAULT_PLATFORM_URL),
+            ims_url=_url(env, "AEP_IMS_URL", DEFAULT_IMS_URL),
+            credentials=credentials_from_env(env),
+        )
+        yield _settings(args, base_dir, env, endpoint)
+        return
+    from provisioner.emulator import (
+        FaultPlan,  # the emulator only when asked for
+        running_emulator,
+    )
+
+    db = (base_dir / ".provisioner" / "emulator.db").resolve()
+    db.parent.mkdir(parents=True, exist_ok=True)
+    async with running_emulator(FaultPlan(), db) as emulator:
+        log.info("emulator_started", url=emulator.base_url, db=str(db))
+        endpoint = _Endpoint(
+            platform_url=emulator.base_url,
+            ims_url=emulator.base_url,
+            credentials=Credentials(
+                client_id=_EMULATOR_CLIENT,
+                client_secret=Secret("emulator-secret"),
+                org_id=_EMULATOR_ORG,
+            ),
+            target_key=f"emulator:{db}",
+        )
+        yield _settings(args, base_dir, env, endpoint)
+
+
+@contextmanager
+def _signals(run: Stoppable) -> Iterator[None]:
+    """First SIGINT/SIGTERM: graceful stop. Second: cancel at once."""
+    loop = asyncio.get_running_loop()
+    task = asyncio.current_task()
+
+    def handle(signum: int) -> None:
+        name = signal.Signals(signum).name
+        if not run.interrupted:
+            log.warning("stop_signal", signal=name)
+            run.stop()
+            return
+        log.warning("stop_forced", signal=name)
+        if run.started_sending:
+            run.stop(now=True)  # cancel in-flight entries now; the report is still written
+        elif task is not None:
+            task.cancel()  # still listing: nothing was sent
+
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(signum, handle, signum)
+    try:
+        yield
+    finally:
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            loop.remove_signal_handler(signum)
+
+
+def _write_outputs(report: Report, path: Path, fmt: str, hint: str) -> None:
+    """The report file (in ``fmt``) and the text summary on stdout."""
+    if fmt == "json":
+        write_report_file(report, path)
+    else:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with path.open("w", encoding="utf-8", newline="") as out:
+            write_report(report, out, fmt)
+    write_report(report, sys.stdout, "text", manifest_hint=hint)
+    sys.stdout.write(f"Report: {path}\n")
+
+
+async def apply_command(
+    args: argparse.Namespace, manifest: Manifest, env: Mapping[str, str]
+) -> int:
+    async with _target(args, manifest.path.parent, env) as settings:
+        observer = make_observer(not args.no_progress, stream=sys.stderr)
+        run = ApplyRun(manifest, settings, _options(args), observer=observer)
+        check_writable(run.report_path)  # before anything is sent
+        with _signals(run):
+            report = await run.execute()
+    _write_outputs(report, run.report_path, args.report_format, str(args.manifest))
+    if run.interrupted:
+        return EXIT_INTERRUPTED
+    return EXIT_OK if report.ok else EXIT_FAILED
+
+
+async def plan_command(args: argparse.Namespace, manifest: Manifest, env: Mapping[str, str]) -> int:
+    async with _target(args, manifest.path.parent, env) as settings:
+        rows = await run_plan(manifest, settings, _options(args))
+    write_plan(rows, sys.stdout)
+    return EXIT_OK
+
+
+def _confirm(count: int, *, yes: bool) -> None:
+    if yes:
+        return
+    if not sys.stdin.isatty():
+        raise ConfigError("rollback deletes connections: add --yes to confirm (no terminal to ask)")
+    sys.stdout.write(f"Delete these {count} connection(s)? [y/N] ")
+    sys.stdout.flush()
+    if sys.stdin.readline().strip().lower() not in ("y", "yes"):
+        raise ConfigError("rollback cancelled; nothing was deleted")
+
+
+async def rollback_command(args: argparse.Namespace, env: Mapping[str, str]) -> int:
+    report = load_report(args.report_file)
+    jobs = rollback_jobs(report)
+    sys.stdout.write(f"Run {report.run_id} created {len(jobs)} connection(s):\n")
+    for job in jobs:
+        sys.stdout.write(f"  {job.name}  [{job.sandbox}]  {job.connection_id}\n")
+    if not jobs:
+        return EXIT_OK
+    _confirm(len(jobs), yes=args.yes)
+    base_dir = Path(report.manifest).parent
+    if args.report is not None:
+        check_writable(args.report)
+    async with _target(args, base_dir, env) as settings:
+        observer = make_observer(not args.no_progress, stream=sys.stderr, description="rollback")
+        undone = await run_rollback(report, settings, observer=observer)
+    path = settings.report_path or base_dir / "reports" / f"{undone.run_id}.json"
+    _write_outputs(undone, path, "json", report.manifest)
+    return EXIT_OK if undone.ok else EXIT_FAILED

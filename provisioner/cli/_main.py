@@ -1,0 +1,179 @@
+"""Command line: argparse -> Settings -> eventloop.run(...) -> exit code.
+
+The only place errors become text and exit codes: 0 all ok, 1 some entries failed or were
+skipped, 2 invalid manifest/configuration/usage (nothing sent), 130 interrupted.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import NoReturn
+
+from provisioner import __version__
+from provisioner.cli import _eventloop as eventloop
+from provisioner.cli import _gctune as gctune
+from provisioner.cli._commands import (
+    EXIT_FAILED,
+    EXIT_INTERRUPTED,
+    EXIT_OK,
+    EXIT_USAGE,
+    apply_command,
+    plan_command,
+    rollback_command,
+)
+from provisioner.cli._logs import LEVELS, configure_logging, default_log_format
+from provisioner.emulator import add_emulator_arguments, plan_from_args
+from provisioner.errors import ManifestError, ProvisionerError, ProvisionError
+from provisioner.importers import add_import_arguments, convert_inventory
+from provisioner.manifest import describe_manifest, load_manifest, manifest_schema
+from provisioner.reports import FORMATS, load_report, write_report
+from provisioner.settings import (
+    DEFAULT_BACKOFF_BASE,
+    DEFAULT_BACKOFF_CAP,
+    DEFAULT_CONCURRENCY,
+    DEFAULT_MAX_ATTEMPTS,
+    DEFAULT_RATE,
+    DEFAULT_SANDBOX,
+    DEFAULT_TIMEOUT,
+    environment,
+)
+
+__all__ = ["build_parser", "main"]
+
+
+def _target_options(parser: argparse.ArgumentParser) -> None:
+    add = parser.add_argument
+    add("--emulator", action="store_true", help="target an emulator started in-process")
+    add("--concurrency", type=int, default=DEFAULT_CONCURRENCY, metavar="N")
+    add("--rate", type=float, default=DEFAULT_RATE, metavar="R", help="requests/s at most")
+    add("--max-attempts", type=int, default=DEFAULT_MAX_ATTEMPTS, metavar="N")
+    add("--timeout", type=float, default=DEFAULT_TIMEOUT, metavar="S", help="per HTTP request")
+    add("--entry-deadline", type=float, default=None, metavar="S", help="per entry, all tries")
+    add("--backoff-base", type=float, default=DEFAULT_BACKOFF_BASE, metavar="S")
+    add("--backoff-cap", type=float, default=DEFAULT_BACKOFF_CAP, metavar="S")
+    add("--state", type=Path, default=None, metavar="PATH", help="state database (SQLite)")
+    add("--log-format", choices=("console", "json"), default=None)
+    add("--log-level", choices=LEVELS, default="info")
+
+
+def _manifest_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("manifest", type=Path, help="the YAML manifest")
+    _target_options(parser)
+    parser.add_argument("--only", action="append", default=[], metavar="NAME")
+    parser.add_argument("--retry-failed", action="store_true")
+
+
+def _add_run_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    plan = sub.add_parser("plan", help="dry run: what apply would do; sends no write")
+    _manifest_options(plan)
+    apply = sub.add_parser("apply", help="create the base connections and write the report")
+    _manifest_options(apply)
+    apply.add_argument("--report", type=Path, default=None, metavar="PATH")
+    apply.add_argument("--report-format", choices=tuple(FORMATS), default="json")
+    apply.add_argument("--no-progress", action="store_true")
+    apply.add_argument("--prune", action="store_true", help="delete connections this tool made "
+                       "whose entries left the manifest")  # fmt: skip
+    apply.add_argument("--verify", action="store_true", help="test each connection after it "
+                       "is created or updated")  # fmt: skip
+    rollback = sub.add_parser("rollback", help="delete the connections a report says were created")
+    rollback.add_argument("report_file", type=Path, metavar="REPORT")
+    rollback.add_argument("--yes", action="store_true", help="do not ask for confirmation")
+    rollback.add_argument("--report", type=Path, default=None, metavar="PATH", help="its report")
+    rollback.add_argument("--no-progress", action="store_true")
+    _target_options(rollback)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="provisioner",
+        description="Bulk-create Adobe Experience Platform base connections for Oracle databases.",
+    )
+    parser.add_argument("--version", action="version", version=f"provisioner {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    validate = sub.add_parser("validate", help="check the manifest; sends nothing")
+    validate.add_argument("manifest", type=Path)
+    _add_run_commands(sub)
+    report = sub.add_parser("report", help="render a report written earlier")
+    report.add_argument("report", type=Path)
+    report.add_argument("--format", choices=tuple(FORMATS), default="text")
+    emulator = sub.add_parser("emulator", help="serve a local Flow Service + IMS")
+    add_emulator_arguments(emulator)
+    emulator.add_argument("--log-format", choices=("console", "json"), default=None)
+    sub.add_parser("schema", help="print the manifest's JSON Schema")
+    importer = sub.add_parser("import", help="write a manifest from an inventory CSV/tnsnames.ora")
+    add_import_arguments(importer)
+    return parser
+
+
+def _dispatch(args: argparse.Namespace) -> int:
+    env = environment()
+    command = args.command
+    if command == "schema":
+        sys.stdout.write(json.dumps(manifest_schema(), indent=2) + "\n")
+    elif command == "report":
+        write_report(load_report(args.report), sys.stdout, args.format)
+    elif command == "import":
+        result = convert_inventory(
+            args.source, password_env_prefix=args.password_env_prefix, fmt=args.format
+        )
+        for warning in result.warnings:
+            sys.stderr.write(f"warning: {warning}\n")
+        sys.stdout.write(result.text)
+    elif command == "emulator":
+        from provisioner.emulator import serve  # aiohttp.web only when serving
+
+        plan = plan_from_args(args)
+        eventloop.run(env, lambda: serve(args.host, args.port, plan, args.db))
+    elif command == "rollback":
+        return eventloop.run(env, lambda: rollback_command(args, env))
+    else:
+        manifest = load_manifest(args.manifest, env=env)
+        gctune.settle()
+        if command == "validate":
+            sandbox = env.get("AEP_SANDBOX", "").strip() or DEFAULT_SANDBOX
+            sys.stdout.write(describe_manifest(manifest, default_sandbox=sandbox) + "\n")
+            return EXIT_OK
+        runner = apply_command if command == "apply" else plan_command
+        return eventloop.run(env, lambda: runner(args, manifest, env))
+    return EXIT_OK
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as exc:  # argparse: --help/--version (0) or a usage error (2)
+        return exc.code if isinstance(exc.code, int) else EXIT_USAGE
+    fmt = getattr(args, "log_format", None) or default_log_format(sys.stderr)
+    configure_logging(fmt=fmt, level=getattr(args, "log_level", "info"))
+    try:
+        return _dispatch(args)
+    except ManifestError as exc:
+        sys.stderr.write(f"{exc}\n{len(exc.issues)} problem(s); nothing was sent.\n")
+        return EXIT_USAGE
+    except ProvisionError as exc:  # the API failed outside any entry (e.g. plan's listing)
+        sys.stderr.write(f"error: {exc}\n")
+        return EXIT_FAILED
+    except ProvisionerError as exc:  # configuration, lock, credentials: nothing was sent
+        sys.stderr.write(f"error: {exc}\n")
+        return EXIT_USAGE
+    except (KeyboardInterrupt, asyncio.CancelledError):
+        sys.stderr.write("interrupted\n")
+        return EXIT_INTERRUPTED
+
+
+def run() -> NoReturn:
+    """The console script and ``python -m provisioner``: a process of our own, whose garbage
+    collector is tuned for a batch run (``gctune``) and which may run on uvloop (``eventloop``)."""
+    gctune.for_batch()
+    eventloop.for_process()
+    sys.exit(main())
+
+
+if __name__ == "__main__":  # pragma: no cover
+    run()

@@ -1,0 +1,99 @@
+"""What already exists: one listing per sandbox of its Oracle connections, matched by exact name.
+
+The server's ``property=name==…`` filter treats a comma as OR and cannot be trusted with odd
+names, so the listing filters on the connection spec only and names are matched here, exactly.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import Final
+
+from provisioner.aep import Connection, FlowClient
+from provisioner.engine._state import StateEntry
+from provisioner.settings import ORACLE_SPEC_ID
+
+__all__ = ["Action", "Decision", "Inventory", "decide", "list_inventory", "lookup_name"]
+
+SPEC_FILTER = f"connectionSpec.id=={ORACLE_SPEC_ID}"
+_PLAIN_NAME: Final = re.compile(r"[A-Za-z0-9_.\- ]+")  # safe inside a property filter
+
+
+class Action(StrEnum):
+    CREATE = "create"
+    EXISTS = "exists"
+    UPDATE = "update"  # exists, but the manifest's entry changed since this tool wrote it
+    AMBIGUOUS = "ambiguous"
+    ORPHANED = "orphaned"  # this tool created it; the manifest no longer has it
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Decision:
+    action: Action
+    ids: tuple[str, ...] = ()
+
+    @property
+    def connection_id(self) -> str | None:
+        return self.ids[0] if len(self.ids) == 1 else None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Inventory:
+    """Connections of the Oracle spec by sandbox, then by exact name."""
+
+    by_sandbox: Mapping[str, Mapping[str, tuple[Connection, ...]]]
+    pages: int
+
+    def named(self, sandbox: str, name: str) -> tuple[Connection, ...]:
+        return self.by_sandbox.get(sandbox, {}).get(name, ())
+
+
+def _index(connections: Iterable[Connection]) -> dict[str, tuple[Connection, ...]]:
+    index: dict[str, list[Connection]] = {}
+    for conn in connections:
+        index.setdefault(conn.name, []).append(conn)
+    return {name: tuple(conns) for name, conns in index.items()}
+
+
+async def list_inventory(client: FlowClient, sandboxes: Iterable[str]) -> Inventory:
+    """One paginated listing per sandbox."""
+    before = client.requests.get("list", 0)
+    by_sandbox = {}
+    for sandbox in sorted(set(sandboxes)):
+        found = await client.list_connections(sandbox=sandbox, filters=[SPEC_FILTER])
+        by_sandbox[sandbox] = _index(found)
+    return Inventory(by_sandbox=by_sandbox, pages=client.requests.get("list", 0) - before)
+
+
+async def lookup_name(client: FlowClient, *, sandbox: str, name: str) -> tuple[Connection, ...]:
+    """Connections named exactly ``name`` (after a create whose outcome is unknown)."""
+    filters = [SPEC_FILTER]
+    if _PLAIN_NAME.fullmatch(name):  # else (a comma is an OR list, ...) trust only our match
+        filters.append(f"name=={name}")
+    found = await client.list_connections(sandbox=sandbox, filters=filters)
+    return tuple(c for c in found if c.name == name)
+
+
+def decide(
+    found: tuple[Connection, ...],
+    *,
+    known: StateEntry | None = None,
+    fingerprint: str | None = None,
+) -> Decision:
+    """What to do with an entry, from the connections named like it and the state's row."""
+    if not found:
+        return Decision(action=Action.CREATE)
+    ids = tuple(sorted(c.id for c in found))
+    if len(ids) > 1:
+        return Decision(action=Action.AMBIGUOUS, ids=ids)
+    drifted = (
+        known is not None
+        and known.connection_id == ids[0]
+        and known.fingerprint is not None
+        and fingerprint is not None
+        and known.fingerprint != fingerprint
+    )
+    return Decision(action=Action.UPDATE if drifted else Action.EXISTS, ids=ids)

@@ -1,0 +1,294 @@
+"""Worker pool: N workers drain a queue under one TaskGroup; retries with backoff; per-entry
+deadline; graceful stop. Expected per-entry failures become Results; bugs propagate.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Protocol
+
+import structlog
+from structlog.contextvars import bind_contextvars
+
+from provisioner.aep import RetryBudget, Sleep, retry_delay
+from provisioner.errors import PermanentError, ProvisionError, RetryableError
+from provisioner.manifest import DatabaseSpec
+from provisioner.reports import Outcome, Result
+from provisioner.settings import Backoff
+
+__all__ = ["Job", "JobKind", "Pool", "PoolConfig", "Provisioned", "Provisioner"]
+
+log = structlog.get_logger(__name__)
+
+
+class JobKind(StrEnum):
+    CREATE = "create"
+    UPDATE = "update"
+    DELETE = "delete"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Job:
+    """One unit of work: an entry to create or update (with its spec), or a connection to delete."""
+
+    name: str
+    sandbox: str
+    kind: JobKind = JobKind.CREATE
+    spec: DatabaseSpec | None = None
+    connection_id: str | None = None
+
+    @classmethod
+    def of(cls, spec: DatabaseSpec, sandbox: str) -> Job:
+        return cls(name=spec.name, sandbox=sandbox, spec=spec)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Provisioned:
+    status: Outcome
+    connection_id: str | None
+    http_status: int | None = None
+    verified: bool | None = None
+    request_id: str | None = None
+
+
+class Provisioner(Protocol):
+    """What the pool drives: one attempt at one job."""
+
+    async def provision(self, job: Job, attempt: int) -> Provisioned: ...
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class PoolConfig:
+    concurrency: int
+    backoff: Backoff = field(default_factory=Backoff)
+    entry_deadline: float = 600.0
+    grace: float = 15.0
+
+
+@dataclass(slots=True)
+class _Attempts:
+    count: int = 0
+    paid: float = 0.0
+    last: ProvisionError | None = None
+
+
+def _ended(job: Job, tries: _Attempts, started: float, status: Outcome, error: str) -> Result:
+    """A job that ended without success (failed or skipped), with its last error's details."""
+    last = tries.last
+    return Result(
+        name=job.name,
+        sandbox=job.sandbox,
+        status=status,
+        connection_id=job.connection_id,
+        attempts=tries.count,
+        http_status=last.status if last else None,
+        error=error,
+        error_code=last.code if last else None,
+        request_id=last.request_id if last else None,
+        duration_ms=_ms_since(started),
+    )
+
+
+def _failed(job: Job, tries: _Attempts, started: float, message: str) -> Result:
+    return _ended(job, tries, started, Outcome.FAILED, message)
+
+
+def _skipped(job: Job, tries: _Attempts, started: float) -> Result:
+    return _ended(job, tries, started, Outcome.SKIPPED, "interrupted")
+
+
+class Pool:
+    """Runs jobs through a Provisioner with at most ``concurrency`` in flight."""
+
+    def __init__(
+        self,
+        provisioner: Provisioner,
+        config: PoolConfig,
+        *,
+        on_result: Callable[[Result], None],
+        budget: RetryBudget | None = None,
+        sleep: Sleep = asyncio.sleep,
+        rng: random.Random | None = None,
+        rate_of: Callable[[], float] = lambda: 0.0,
+    ) -> None:
+        self._provisioner = provisioner
+        self._config = config
+        self._on_result = on_result
+        self._budget = budget or RetryBudget()
+        self._sleep = sleep
+        self._rng = rng or random.Random()
+        self._rate_of = rate_of
+        self._stopping = False
+        self._wake = asyncio.Event()
+        self._idle = asyncio.Event()
+        self._active = 0
+        self._done: set[tuple[str, str]] = set()
+        self._workers: list[asyncio.Task[None]] = []
+
+    @property
+    def stopping(self) -> bool:
+        return self._stopping
+
+    def stop(self, *, now: bool = False) -> None:
+        """Start no new entry; in-flight ones get ``grace`` seconds, then are cancelled
+        (at once with ``now``). Their results are recorded either way."""
+        if not self._stopping:
+            log.warning("stop_requested", grace_s=0 if now else self._config.grace)
+        self._stopping = True
+        self._wake.set()
+        if now:
+            for worker in self._workers:
+                worker.cancel()
+
+    async def run(self, jobs: Sequence[Job]) -> None:
+        queue: asyncio.Queue[Job] = asyncio.Queue()
+        for job in jobs:
+            queue.put_nowait(job)
+        self._active = min(self._config.concurrency, len(jobs))
+        if self._active:
+            async with asyncio.TaskGroup() as tg:
+                workers = [tg.create_task(self._worker(queue)) for _ in range(self._active)]
+                self._workers = workers
+                tg.create_task(self._guard(workers))
+        for job in jobs:
+            if (job.sandbox, job.name) not in self._done:
+                self._emit(_skipped(job, _Attempts(), time.monotonic()))
+
+    async def _guard(self, workers: list[asyncio.Task[None]]) -> None:
+        """After a stop, give in-flight entries ``grace`` seconds, then cancel them."""
+        await self._wake.wait()
+        if self._idle.is_set():
+            return
+        try:
+            async with asyncio.timeout(self._config.grace):
+                await self._idle.wait()
+        except TimeoutError:
+            log.warning("grace_expired", cancelled=sum(not w.done() for w in workers))
+            for worker in workers:
+                worker.cancel()
+
+    async def _worker(self, queue: asyncio.Queue[Job]) -> None:
+        try:
+            while await self._run_entries(queue):
+                pass
+        finally:
+            self._active -= 1
+            if self._active == 0:
+                self._idle.set()
+                self._wake.set()
+
+    def _emit(self, result: Result) -> None:
+        self._done.add((result.sandbox, result.name))
+        self._on_result(result)
+
+    async def _run_entries(self, queue: asyncio.Queue[Job]) -> bool:
+        """Entries from the queue to their ends, each within its deadline, until the queue is
+        empty or the pool stops (False), or an entry's deadline passes (True: call again).
+
+        One ``asyncio.timeout`` serves the worker's entries, re-armed as each starts (cheaper
+        than one per entry); once it has fired it cannot be re-armed, hence the new call (also
+        when an entry ended normally although its deadline fired: its code swallowed the
+        cancellation). A ``TimeoutError`` that is not the deadline's is a bug. Each
+        entry's log context is bound in the worker's own context (a task's copy), where the
+        next entry replaces it: nothing to unbind."""
+        loop = asyncio.get_running_loop()
+        deadline = asyncio.timeout(None)
+        job: Job | None = None
+        tries, started = _Attempts(), 0.0
+        try:
+            async with deadline:
+                while not self._stopping:
+                    try:
+                        job = queue.get_nowait()
+                    except asyncio.QueueEmpty:
+                        return False
+                    started, tries = time.monotonic(), _Attempts()
+                    bind_contextvars(entry=job.name, sandbox=job.sandbox)
+                    deadline.reschedule(loop.time() + self._config.entry_deadline)
+                    result = await self._attempts(job, tries, started)
+                    job = None
+                    self._emit(result)
+                    if deadline.expired():  # it fired, but the entry ended all the same
+                        return True
+            return False
+        except TimeoutError:
+            if job is None or not deadline.expired():  # pragma: no cover - not the deadline
+                raise  # a bug: it propagates
+            self._emit(_failed(job, tries, started, self._deadline_message(tries)))
+            return True
+        except asyncio.CancelledError:
+            if job is not None:
+                self._emit(_skipped(job, tries, started))
+            raise
+
+    def _deadline_message(self, tries: _Attempts) -> str:
+        message = (
+            f"deadline of {self._config.entry_deadline:g}s passed after {tries.count} attempt(s)"
+        )
+        if tries.last is not None:
+            message += f"; last error: {tries.last.message}"
+        return message
+
+    async def _attempts(self, job: Job, tries: _Attempts, started: float) -> Result:
+        while True:
+            tries.count += 1
+            try:
+                done = await self._provisioner.provision(job, tries.count)
+            except PermanentError as exc:
+                tries.last = exc
+                return _failed(job, tries, started, exc.message)
+            except RetryableError as exc:
+                tries.last = exc
+                if self._stopping:
+                    return _skipped(job, tries, started)
+                refusal = self._refuse_retry(exc, tries)
+                if refusal is not None:
+                    return _failed(job, tries, started, refusal)
+                await self._wait_before_retry(exc, tries.count)
+                if self._stopping:
+                    return _skipped(job, tries, started)
+                continue
+            self._budget.refund(tries.paid)
+            return Result(
+                name=job.name,
+                sandbox=job.sandbox,
+                status=done.status,
+                connection_id=done.connection_id,
+                attempts=tries.count,
+                http_status=done.http_status,
+                duration_ms=_ms_since(started),
+                verified=done.verified,
+                request_id=done.request_id,
+            )
+
+    def _refuse_retry(self, exc: RetryableError, tries: _Attempts) -> str | None:
+        """Why no further attempt is made, or None to retry."""
+        if tries.count >= self._config.backoff.max_attempts:
+            return f"gave up after {tries.count} attempts: {exc.message}"
+        paid = self._budget.try_spend(exc)
+        if paid is None:
+            log.warning("retry_budget_exhausted", attempt=tries.count)
+            return f"retry budget exhausted (too many failures run-wide): {exc.message}"
+        tries.paid += paid
+        return None
+
+    async def _wait_before_retry(self, exc: RetryableError, attempt: int) -> None:
+        delay = retry_delay(exc, attempt, self._config.backoff, self._rng)
+        log.info(
+            "retry_scheduled",
+            attempt=attempt,
+            reason=exc.code or (f"HTTP {exc.status}" if exc.status else exc.message),
+            http_status=exc.status,
+            delay_s=round(delay, 3),
+            rate=round(self._rate_of(), 2),
+        )
+        await self._sleep(delay)
+
+
+def _ms_since(started: float) -> int:
+    return int((time.monotonic() - started) * 1000)

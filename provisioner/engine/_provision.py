@@ -1,0 +1,123 @@
+"""One attempt at one job against the Flow Service: create (looking first when an earlier
+attempt's answer was lost), update under If-Match, delete; optionally test the connection."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import structlog
+
+from provisioner.aep import FlowClient, connection_body, patch_ops
+from provisioner.engine._discover import Action, Decision, decide, lookup_name
+from provisioner.engine._pool import Job, JobKind, Provisioned
+from provisioner.errors import PermanentError, ProvisionError, RetryableError
+from provisioner.manifest import DatabaseSpec
+from provisioner.reports import Outcome
+
+__all__ = ["ConnectionProvisioner", "ambiguous_message"]
+
+log = structlog.get_logger(__name__)
+
+
+def ambiguous_message(decision: Decision) -> str:
+    return f"{len(decision.ids)} connections already have this name: {', '.join(decision.ids)}"
+
+
+def _spec(job: Job) -> DatabaseSpec:
+    if job.spec is None:
+        raise ValueError(f"job {job.name!r} ({job.kind}) carries no spec")
+    return job.spec
+
+
+def _target(job: Job) -> str:
+    if job.connection_id is None:
+        raise ValueError(f"job {job.name!r} ({job.kind}) names no connection")
+    return job.connection_id
+
+
+class ConnectionProvisioner:
+    """Implements the pool's Provisioner protocol with a FlowClient."""
+
+    def __init__(
+        self,
+        client: FlowClient,
+        *,
+        verify: bool = False,
+    ) -> None:
+        self._client = client
+        self._verify = verify
+        self._uncertain: set[str] = set()  # names whose create may have landed unseen
+
+    async def provision(self, job: Job, attempt: int) -> Provisioned:
+        if job.kind is JobKind.DELETE:
+            return await self._delete(job)
+        if job.kind is JobKind.UPDATE:
+            done = await self._update(job)
+        else:
+            done = await self._create(job)
+        if self._verify and done.connection_id is not None:
+            verified = await self._test(job, done.connection_id)
+            done = dataclasses.replace(done, verified=verified)
+        return done
+
+    async def _create(self, job: Job) -> Provisioned:
+        if job.name in self._uncertain:
+            found = await lookup_name(self._client, sandbox=job.sandbox, name=job.name)
+            decision = decide(found)
+            if decision.action is Action.AMBIGUOUS:
+                raise PermanentError(ambiguous_message(decision))
+            if decision.action is Action.EXISTS:
+                log.info("create_found_after_lost_answer", connection_id=decision.ids[0])
+                return Provisioned(status=Outcome.CREATED, connection_id=decision.ids[0])
+            self._uncertain.discard(job.name)
+        try:
+            created = await self._client.create_connection(
+                connection_body(_spec(job)), sandbox=job.sandbox
+            )
+        except RetryableError as exc:
+            if exc.sent and exc.status != 429:
+                self._uncertain.add(job.name)  # it may have landed: look before sending again
+            raise
+        return Provisioned(
+            status=Outcome.CREATED,
+            connection_id=created.id,
+            http_status=created.status,
+            request_id=created.request_id,
+        )
+
+    async def _update(self, job: Job) -> Provisioned:
+        """PATCH under a fresh etag; on 412 (changed meanwhile) read it again and try once more."""
+        connection_id = _target(job)
+        for round_ in (1, 2):
+            current = await self._client.get_connection(connection_id, sandbox=job.sandbox)
+            if current is None or current.etag is None:
+                raise PermanentError(f"connection {connection_id} is gone; cannot update it")
+            try:
+                await self._client.patch_connection(
+                    connection_id, sandbox=job.sandbox, etag=current.etag, ops=patch_ops(_spec(job))
+                )
+            except PermanentError as exc:
+                if exc.status != 412 or round_ == 2:
+                    raise
+                log.info("etag_stale", connection_id=connection_id)
+                continue
+            break
+        log.debug("entry_updated", connection_id=connection_id)
+        return Provisioned(status=Outcome.UPDATED, connection_id=connection_id, http_status=200)
+
+    async def _delete(self, job: Job) -> Provisioned:
+        connection_id = _target(job)
+        existed = await self._client.delete_connection(connection_id, sandbox=job.sandbox)
+        if not existed:
+            log.info("already_deleted", connection_id=connection_id)
+        return Provisioned(
+            status=Outcome.DELETED, connection_id=connection_id, http_status=204 if existed else 404
+        )
+
+    async def _test(self, job: Job, connection_id: str) -> bool | None:
+        """Whether Platform reaches the database; a failed test call never fails the entry."""
+        try:
+            return await self._client.test_connection(connection_id, sandbox=job.sandbox)
+        except ProvisionError as exc:
+            log.warning("verify_failed", connection_id=connection_id, error=exc.message)
+            return None

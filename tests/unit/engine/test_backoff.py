@@ -1,0 +1,534 @@
+"""backoff.py: delay schedule, Retry-After parsing, retry budget, rate controller, Retrier."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+
+import pytest
+import structlog
+from hypothesis import given
+from hypothesis import strategies as st
+from structlog.testing import capture_logs
+from structlog.typing import EventDict
+
+from provisioner.aep._pacing import (
+    RateController,
+    Retrier,
+    RetryBudget,
+    backoff_delay,
+    is_retryable,
+    parse_retry_after,
+    retry_delay,
+)
+from provisioner.errors import PermanentError, RetryableError
+from provisioner.settings import Backoff
+
+
+class TopRng:
+    """Full jitter's worst case: always the top of the range; records every range asked for."""
+
+    def __init__(self) -> None:
+        self.ranges: list[tuple[float, float]] = []
+
+    def uniform(self, a: float, b: float, /) -> float:
+        self.ranges.append((a, b))
+        return b
+
+
+class FakeClock:
+    """A monotonic clock that only moves when ``sleep`` is awaited."""
+
+    def __init__(self, start: float = 0.0) -> None:
+        self.now = start
+        self.sleeps: list[float] = []
+
+    def __call__(self) -> float:
+        return self.now
+
+    async def sleep(self, seconds: float) -> None:
+        self.sleeps.append(seconds)
+        self.now += seconds
+
+
+@pytest.fixture
+def info_logs() -> Iterator[list[EventDict]]:
+    structlog.configure(wrapper_class=structlog.make_filtering_bound_logger(logging.DEBUG))
+    with capture_logs() as logs:
+        yield logs
+
+
+# --- backoff_delay ---------------------------------------------------------------------------
+
+
+def test_backoff_delay_doubles_per_attempt_from_base() -> None:
+    rng = TopRng()
+    policy = Backoff(base=0.5, cap=100.0)
+    delays = [backoff_delay(attempt, policy, rng) for attempt in (1, 2, 3, 4)]
+    assert delays == [0.5, 1.0, 2.0, 4.0]
+
+
+def test_backoff_delay_is_full_jitter_from_zero() -> None:
+    rng = TopRng()
+    backoff_delay(3, Backoff(base=1.0, cap=100.0), rng)
+    assert rng.ranges == [(0.0, 4.0)]
+
+
+def test_backoff_delay_never_exceeds_cap() -> None:
+    rng = TopRng()
+    policy = Backoff(base=1.0, cap=5.0)
+    assert [backoff_delay(a, policy, rng) for a in (3, 4, 10, 100)] == [4.0, 5.0, 5.0, 5.0]
+
+
+def test_backoff_delay_treats_attempt_zero_like_attempt_one() -> None:
+    assert backoff_delay(0, Backoff(base=2.0, cap=10.0), TopRng()) == 2.0
+
+
+def test_backoff_delay_zero_base_means_no_wait() -> None:
+    assert backoff_delay(5, Backoff(base=0.0, cap=0.0), random.Random(1)) == 0.0
+
+
+@given(
+    attempt=st.integers(min_value=1, max_value=100),
+    base=st.floats(min_value=0.0, max_value=10.0),
+    extra=st.floats(min_value=0.0, max_value=100.0),
+    seed=st.integers(min_value=0, max_value=2**32),
+)
+def test_backoff_delay_stays_between_zero_and_cap(
+    attempt: int, base: float, extra: float, seed: int
+) -> None:
+    policy = Backoff(base=base, cap=base + extra)
+    delay = backoff_delay(attempt, policy, random.Random(seed))
+    assert 0.0 <= delay <= policy.cap
+
+
+# --- parse_retry_after -----------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("header", "seconds"),
+    [("120", 120.0), ("0", 0.0), (" 7 ", 7.0), ("1.5", 1.5), ("-3", 0.0)],
+)
+def test_parse_retry_after_reads_delta_seconds(header: str, seconds: float) -> None:
+    assert parse_retry_after(header) == seconds
+
+
+def test_parse_retry_after_reads_http_date_relative_to_now() -> None:
+    now = datetime(2015, 10, 21, 7, 27, 30, tzinfo=UTC)
+    assert parse_retry_after("Wed, 21 Oct 2015 07:28:00 GMT", now=now) == 30.0
+
+
+def test_parse_retry_after_treats_zone_less_http_date_as_utc() -> None:
+    now = datetime(2015, 10, 21, 7, 28, 0, tzinfo=UTC)
+    assert parse_retry_after("Wed, 21 Oct 2015 07:28:10 -0000", now=now) == 10.0
+
+
+def test_parse_retry_after_honours_numeric_zone_offset() -> None:
+    now = datetime(2015, 10, 21, 7, 28, 0, tzinfo=UTC)
+    assert parse_retry_after("Wed, 21 Oct 2015 09:28:05 +0200", now=now) == 5.0
+
+
+def test_parse_retry_after_date_in_the_past_means_no_wait() -> None:
+    now = datetime(2030, 1, 1, tzinfo=UTC)
+    assert parse_retry_after("Wed, 21 Oct 2015 07:28:00 GMT", now=now) == 0.0
+
+
+def test_parse_retry_after_date_defaults_to_the_current_time() -> None:
+    soon = datetime.now(UTC) + timedelta(hours=1)
+    header = soon.strftime("%a, %d %b %Y %H:%M:%S GMT")
+    seconds = parse_retry_after(header)
+    assert seconds is not None
+    assert 3500.0 < seconds <= 3600.0
+
+
+@pytest.mark.parametrize(
+    "header",
+    [None, "", "   ", "soon", "later please", "Wed, 99 Foo 2015 07:28:00 GMT", "12 monkeys"],
+)
+def test_parse_retry_after_returns_none_for_missing_or_garbage(header: str | None) -> None:
+    assert parse_retry_after(header) is None
+
+
+@given(st.text(max_size=60))
+def test_parse_retry_after_never_raises_and_is_never_negative(header: str) -> None:
+    seconds = parse_retry_after(header, now=datetime(2024, 1, 1, tzinfo=UTC))
+    assert seconds is None or seconds >= 0.0
+
+
+# --- retry_delay / is_retryable --------------------------------------------------------------
+
+
+def test_retry_delay_uses_retry_after_when_given() -> None:
+    error = RetryableError("throttled", status=429, retry_after=7.0)
+    assert retry_delay(error, 1, Backoff(base=1.0, cap=2.0), TopRng()) == 7.0
+
+
+def test_retry_delay_caps_retry_after() -> None:
+    error = RetryableError("throttled", status=429, retry_after=3600.0)
+    policy = Backoff(retry_after_cap=120.0)
+    assert retry_delay(error, 1, policy, TopRng()) == 120.0
+
+
+def test_retry_delay_zero_retry_after_is_honoured_not_replaced_by_backoff() -> None:
+    error = RetryableError("throttled", status=429, retry_after=0.0)
+    assert retry_delay(error, 3, Backoff(base=1.0, cap=10.0), TopRng()) == 0.0
+
+
+def test_retry_delay_falls_back_to_jittered_backoff() -> None:
+    error = RetryableError("boom", status=503)
+    assert retry_delay(error, 3, Backoff(base=1.0, cap=10.0), TopRng()) == 4.0
+
+
+def test_only_retryable_errors_are_retryable() -> None:
+    assert is_retryable(RetryableError("x", status=503))
+    assert not is_retryable(PermanentError("x", status=400))
+
+
+# --- RetryBudget -----------------------------------------------------------------------------
+
+
+def test_budget_starts_full() -> None:
+    assert RetryBudget(capacity=50.0).tokens == 50.0
+
+
+def test_budget_charges_timeouts_more_than_server_errors_and_throttles_nothing() -> None:
+    budget = RetryBudget(retry_cost=5.0, timeout_cost=10.0)
+    assert budget.cost(RetryableError("5xx", status=500)) == 5.0
+    assert budget.cost(RetryableError("timed out", status=None)) == 10.0
+    assert budget.cost(RetryableError("slow down", status=429)) == 0.0
+    assert budget.cost(RetryableError("unavailable", status=503)) == 0.0
+
+
+def test_budget_refuses_once_it_cannot_pay() -> None:
+    budget = RetryBudget(capacity=12.0, retry_cost=5.0)
+    error = RetryableError("5xx", status=500)
+    assert budget.try_spend(error) == 5.0
+    assert budget.try_spend(error) == 5.0
+    assert budget.try_spend(error) is None
+    assert budget.tokens == 2.0
+
+
+def test_budget_never_refuses_throttled_retries() -> None:
+    budget = RetryBudget(capacity=0.0)
+    assert budget.try_spend(RetryableError("slow down", status=429)) == 0.0
+
+
+def test_budget_refund_returns_the_paid_cost() -> None:
+    budget = RetryBudget(capacity=20.0, retry_cost=5.0)
+    paid = budget.try_spend(RetryableError("5xx", status=502))
+    assert paid is not None
+    budget.refund(paid)
+    assert budget.tokens == 20.0
+
+
+def test_budget_first_attempt_success_adds_one_token_up_to_capacity() -> None:
+    budget = RetryBudget(capacity=10.0, tokens=8.5)
+    budget.refund(0.0)
+    assert budget.tokens == 9.5
+    budget.refund(0.0)
+    assert budget.tokens == 10.0
+
+
+# --- RateController --------------------------------------------------------------------------
+
+
+async def test_rate_controller_first_start_is_immediate() -> None:
+    clock = FakeClock()
+    pace = RateController(4.0, clock=clock, sleep=clock.sleep)
+    await pace.acquire()
+    assert clock.sleeps == []
+
+
+async def test_rate_controller_spaces_starts_one_over_rate_apart() -> None:
+    clock = FakeClock()
+    pace = RateController(4.0, clock=clock, sleep=clock.sleep)
+    for _ in range(4):
+        await pace.acquire()
+    assert clock.sleeps == [0.25, 0.25, 0.25]
+    assert clock.now == 0.75
+
+
+async def test_rate_controller_spaces_concurrent_acquirers() -> None:
+    clock = FakeClock()
+    pace = RateController(4.0, clock=clock, sleep=clock.sleep)
+    started: list[float] = []
+
+    async def start() -> None:
+        await pace.acquire()
+        started.append(clock.now)
+
+    await asyncio.gather(*(start() for _ in range(5)))
+    assert started == [0.0, 0.25, 0.5, 0.75, 1.0]
+
+
+async def test_a_newcomer_queues_behind_callers_already_waiting_for_a_slot() -> None:
+    """A caller that finds a slot due takes it at once, unless others wait: then it queues."""
+    clock = FakeClock()
+    released = asyncio.Event()
+
+    async def sleep(seconds: float) -> None:  # suspends until released, then time moves on
+        await released.wait()
+        clock.now += seconds
+
+    pace = RateController(4.0, clock=clock, sleep=sleep)
+    order: list[str] = []
+
+    async def start(tag: str) -> None:
+        await pace.acquire()
+        order.append(tag)
+
+    await pace.acquire()  # the slot at 0.0; the next is due at 0.25
+    waiting = [asyncio.create_task(start(tag)) for tag in ("first", "second")]
+    await asyncio.sleep(0)
+    clock.now = 0.3  # a slot is due when the newcomer arrives, but two callers wait for it
+    waiting.append(asyncio.create_task(start("newcomer")))
+    await asyncio.sleep(0)
+    assert order == []
+    released.set()
+    await asyncio.gather(*waiting)
+    assert order == ["first", "second", "newcomer"]
+
+
+async def test_rate_controller_does_not_wait_when_requests_are_already_spread_out() -> None:
+    clock = FakeClock()
+    pace = RateController(4.0, clock=clock, sleep=clock.sleep)
+    await pace.acquire()
+    clock.now += 10.0
+    await pace.acquire()
+    assert clock.sleeps == []
+
+
+async def test_retry_after_pauses_every_worker_until_it_passes() -> None:
+    clock = FakeClock(start=100.0)
+    pace = RateController(1000.0, clock=clock, sleep=clock.sleep)
+    pace.on_throttle(5.0)
+    started: list[float] = []
+
+    async def start() -> None:
+        await pace.acquire()
+        started.append(clock.now)
+
+    await asyncio.gather(*(start() for _ in range(3)))
+    assert min(started) >= 105.0
+    assert sum(clock.sleeps) == pytest.approx(max(started) - 100.0)
+
+
+async def test_shorter_retry_after_does_not_shorten_an_existing_pause() -> None:
+    clock = FakeClock()
+    pace = RateController(1000.0, clock=clock, sleep=clock.sleep)
+    pace.on_throttle(5.0)
+    pace.on_throttle(1.0)
+    await pace.acquire()
+    assert clock.now >= 5.0
+
+
+async def test_acquire_returns_the_start_time_of_the_request() -> None:
+    clock = FakeClock(start=50.0)
+    pace = RateController(4.0, clock=clock, sleep=clock.sleep)
+    assert await pace.acquire() == 50.0
+    assert await pace.acquire() == 50.25
+
+
+async def test_throttle_in_the_first_second_halves_the_rate() -> None:
+    clock = FakeClock()
+    pace = RateController(10.0, clock=clock, sleep=clock.sleep)
+    started = await pace.acquire()
+    clock.now = 0.1
+    assert pace.on_throttle(None, started) is True
+    assert pace.rate == 5.0
+    assert pace.throttles == 1
+
+
+async def test_throttle_after_a_second_of_goodput_drops_just_under_the_goodput() -> None:
+    clock = FakeClock()
+    pace = RateController(100.0, clock=clock, sleep=clock.sleep)
+    await pace.acquire()  # the run starts at t=0
+    for i in range(20):
+        clock.now = 0.5 + i * 0.025
+        pace.on_success()
+    clock.now = 1.2  # a full second measured; all twenty successes are in it
+    assert pace.on_throttle(None, 1.1) is True
+    assert pace.rate == pytest.approx(19.0)  # 95% of what the server let through
+
+
+async def test_throttle_below_the_goodput_lowers_the_rate_by_five_percent() -> None:
+    clock = FakeClock()
+    pace = RateController(10.0, clock=clock, sleep=clock.sleep)
+    await pace.acquire()
+    for i in range(50):
+        clock.now = 0.5 + i * 0.01
+        pace.on_success()
+    clock.now = 1.2
+    pace.on_throttle(None, 1.1)
+    assert pace.rate == pytest.approx(9.5)
+
+
+async def test_answers_to_requests_sent_before_a_decrease_do_not_lower_it_again() -> None:
+    clock = FakeClock()
+    pace = RateController(16.0, clock=clock, sleep=clock.sleep)
+    in_flight = [await pace.acquire() for _ in range(3)]
+    clock.now = 0.5
+    assert pace.on_throttle(None, in_flight[0]) is True
+    assert pace.on_throttle(None, in_flight[1]) is False
+    assert pace.on_throttle(None, in_flight[2]) is False
+    assert pace.rate == 8.0
+    assert pace.throttles == 3
+
+
+async def test_answer_to_a_request_sent_after_a_decrease_lowers_it_again() -> None:
+    clock = FakeClock()
+    pace = RateController(16.0, clock=clock, sleep=clock.sleep)
+    first = await pace.acquire()
+    clock.now = 0.1
+    pace.on_throttle(None, first)
+    later = await pace.acquire()
+    clock.now = later + 0.05
+    assert pace.on_throttle(None, later) is True
+    assert pace.rate == 4.0
+
+
+def test_throttle_without_a_start_time_always_lowers_the_rate() -> None:
+    clock = FakeClock()
+    pace = RateController(16.0, clock=clock, sleep=clock.sleep)
+    assert pace.on_throttle(None) is True
+    assert pace.on_throttle(None) is True
+    assert pace.rate == 4.0
+
+
+def test_rate_never_drops_below_the_floor() -> None:
+    clock = FakeClock()
+    pace = RateController(10.0, clock=clock, sleep=clock.sleep)
+    for _ in range(100):
+        pace.on_throttle(None)
+        clock.now += 1000.0
+    assert pace.rate == 0.5
+
+
+def test_goodput_counts_only_the_last_second() -> None:
+    clock = FakeClock()
+    pace = RateController(100.0, clock=clock, sleep=clock.sleep)
+    for t in (0.0, 0.2, 0.9, 1.5):
+        clock.now = t
+        pace.on_success()
+    clock.now = 1.6
+    assert pace.goodput() == 2.0  # 0.9 and 1.5; 0.0 and 0.2 are older than a second
+
+
+def test_successes_raise_the_rate_additively() -> None:
+    clock = FakeClock()
+    pace = RateController(10.0, clock=clock, sleep=clock.sleep, increase=1.0)
+    pace.on_throttle(None)
+    assert pace.rate == 5.0
+    pace.on_success()
+    assert pace.rate == pytest.approx(5.0 + 1.0 / 5.0)
+    pace.on_success()
+    assert pace.rate == pytest.approx(5.2 + 1.0 / 5.2)
+
+
+def test_successes_never_raise_the_rate_above_max() -> None:
+    clock = FakeClock()
+    pace = RateController(10.0, clock=clock, sleep=clock.sleep, increase=1000.0)
+    pace.on_throttle(None)
+    for _ in range(20):
+        pace.on_success()
+    assert pace.rate == 10.0
+
+
+async def test_lowered_rate_widens_the_spacing_between_starts() -> None:
+    clock = FakeClock()
+    pace = RateController(10.0, clock=clock, sleep=clock.sleep)
+    pace.on_throttle(None)
+    await pace.acquire()
+    await pace.acquire()
+    assert clock.sleeps == [pytest.approx(0.2)]
+
+
+# --- Retrier ---------------------------------------------------------------------------------
+
+
+class Script:
+    """An operation that raises the scripted errors in order, then returns ``value``."""
+
+    def __init__(self, *errors: Exception, value: str = "ok") -> None:
+        self.errors = list(errors)
+        self.value = value
+        self.calls = 0
+
+    async def __call__(self) -> str:
+        self.calls += 1
+        if self.errors:
+            raise self.errors.pop(0)
+        return self.value
+
+
+async def test_retrier_retries_retryable_errors_then_returns() -> None:
+    clock = FakeClock()
+    op = Script(RetryableError("a", status=503), RetryableError("b", status=500))
+    retrier = Retrier(Backoff(base=1.0, cap=10.0), sleep=clock.sleep, rng=TopRng())
+    assert await retrier.call(op, kind="list") == "ok"
+    assert op.calls == 3
+    assert clock.sleeps == [1.0, 2.0]
+
+
+async def test_retrier_does_not_retry_permanent_errors() -> None:
+    clock = FakeClock()
+    op = Script(PermanentError("no", status=400))
+    retrier = Retrier(Backoff(), sleep=clock.sleep, rng=TopRng())
+    with pytest.raises(PermanentError):
+        await retrier.call(op, kind="get")
+    assert op.calls == 1
+    assert clock.sleeps == []
+
+
+async def test_retrier_gives_up_after_max_attempts_with_the_last_error() -> None:
+    clock = FakeClock()
+    errors = [RetryableError(f"e{i}", status=500) for i in range(5)]
+    op = Script(*errors)
+    retrier = Retrier(Backoff(max_attempts=3), sleep=clock.sleep, rng=TopRng())
+    with pytest.raises(RetryableError) as info:
+        await retrier.call(op, kind="list")
+    assert info.value is errors[2]
+    assert op.calls == 3
+    assert len(clock.sleeps) == 2
+
+
+async def test_retrier_waits_for_retry_after() -> None:
+    clock = FakeClock()
+    op = Script(RetryableError("slow down", status=429, retry_after=9.0))
+    retrier = Retrier(Backoff(base=1.0, cap=2.0), sleep=clock.sleep, rng=TopRng())
+    await retrier.call(op, kind="list")
+    assert clock.sleeps == [9.0]
+
+
+async def test_retrier_logs_one_retry_scheduled_per_retry(info_logs: list[EventDict]) -> None:
+    clock = FakeClock()
+    op = Script(
+        RetryableError("boom", status=503, code="FLOW-1103-503"),
+        RetryableError("get timed out", status=None),
+    )
+    retrier = Retrier(Backoff(base=1.0, cap=10.0), sleep=clock.sleep, rng=TopRng())
+    await retrier.call(op, kind="get")
+    events = [e for e in info_logs if e["event"] == "retry_scheduled"]
+    assert [(e["kind"], e["attempt"], e["delay_s"]) for e in events] == [
+        ("get", 1, 1.0),
+        ("get", 2, 2.0),
+    ]
+    assert events[0]["reason"] == "FLOW-1103-503"
+    assert events[0]["http_status"] == 503
+    assert events[1]["reason"] == "get timed out"
+    assert events[1]["http_status"] is None
+
+
+async def test_starts_within_a_millisecond_of_their_slot_do_not_sleep_but_the_rate_holds() -> None:
+    clock = FakeClock()
+    pace = RateController(10_000.0, clock=clock, sleep=clock.sleep)
+    for _ in range(10):  # a burst at one instant: slots 0.1 ms apart, all within the slack
+        await pace.acquire()
+    assert clock.sleeps == []
+    for _ in range(1000):
+        await pace.acquire()
+    # 1,010 starts at 10,000/s: the last slot is at 0.1009 s; the slack lends at most 1 ms
+    assert 0.1009 - 0.001 - 1e-9 <= clock.now <= 0.1009 + 1e-9

@@ -1,0 +1,257 @@
+"""state.py: the SQLite state per target, fingerprints without secrets, and the run lock."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import os
+import sqlite3
+from collections.abc import Iterator
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+
+from provisioner.engine._state import RunLock, StateEntry, StateStore
+from provisioner.errors import ConfigError, LockedError
+from provisioner.reports._model import Outcome, Result
+from provisioner.secrets import Secret
+from tests.helpers import spec
+
+TARGET = "https://platform.adobe.io|ORG@AdobeOrg|prod"
+
+
+@pytest.fixture
+def db_path(tmp_path: Path) -> Path:
+    return tmp_path / ".provisioner" / "state.db"
+
+
+@pytest.fixture
+def store(db_path: Path) -> Iterator[StateStore]:
+    with StateStore.open(db_path) as opened:
+        yield opened
+
+
+def created(name: str = "fin", **fields: object) -> Result:
+    values: dict[str, object] = {
+        "name": name,
+        "sandbox": "prod",
+        "status": Outcome.CREATED,
+        "connection_id": f"id-{name}",
+        "attempts": 1,
+        "http_status": 201,
+    }
+    values.update(fields)
+    return Result(**values)  # type: ignore[arg-type]
+
+
+# --- record / entries ------------------------------------------------------------------------
+
+
+def test_open_creates_the_directory(db_path: Path) -> None:
+    with StateStore.open(db_path):
+        pass
+    assert db_path.exists()
+
+
+def test_recorded_outcome_reads_back(store: StateStore) -> None:
+    store.record(TARGET, created(attempts=2), run_id="run-1", fingerprint="fp-1")
+    assert store.entries(TARGET) == {
+        "fin": StateEntry(
+            name="fin",
+            connection_id="id-fin",
+            outcome=Outcome.CREATED,
+            attempts=2,
+            last_error=None,
+            fingerprint="fp-1",
+            created_by_us=True,
+        )
+    }
+
+
+def test_failed_outcome_keeps_its_error(store: StateStore) -> None:
+    failed = Result(
+        name="hr", sandbox="prod", status=Outcome.FAILED, attempts=5, error="gave up after 5"
+    )
+    store.record(TARGET, failed, run_id="run-1")
+    entry = store.entries(TARGET)["hr"]
+    assert entry.outcome is Outcome.FAILED
+    assert entry.last_error == "gave up after 5"
+    assert entry.connection_id is None
+    assert entry.created_by_us is False
+
+
+def test_entries_survive_reopening(db_path: Path) -> None:
+    with StateStore.open(db_path) as first:
+        first.record(TARGET, created(), run_id="run-1")
+    with StateStore.open(db_path) as second:
+        assert second.entries(TARGET)["fin"].connection_id == "id-fin"
+
+
+def test_targets_are_kept_apart(store: StateStore) -> None:
+    other = "http://127.0.0.1:9999|ORG@AdobeOrg|prod"
+    store.record(TARGET, created("fin"), run_id="run-1")
+    store.record(other, created("hr"), run_id="run-1")
+    assert list(store.entries(TARGET)) == ["fin"]
+    assert list(store.entries(other)) == ["hr"]
+    assert store.entries("nowhere") == {}
+
+
+def test_later_outcome_keeps_the_known_connection_id_and_fingerprint(store: StateStore) -> None:
+    store.record(TARGET, created(), run_id="run-1", fingerprint="fp-1")
+    skipped = Result(name="fin", sandbox="prod", status=Outcome.SKIPPED, error="interrupted")
+    store.record(TARGET, skipped, run_id="run-2")
+    entry = store.entries(TARGET)["fin"]
+    assert entry.outcome is Outcome.SKIPPED
+    assert entry.connection_id == "id-fin"
+    assert entry.fingerprint == "fp-1"
+    assert entry.created_by_us is True, "once created by us, always created by us"
+
+
+def test_adopted_connection_is_not_marked_as_created_by_us(store: StateStore) -> None:
+    store.record(TARGET, created(status=Outcome.EXISTING, http_status=200), run_id="run-1")
+    assert store.entries(TARGET)["fin"].created_by_us is False
+
+
+def test_one_row_per_name_and_target(store: StateStore) -> None:
+    for attempt in range(1, 4):
+        store.record(TARGET, created(attempts=attempt), run_id=f"run-{attempt}")
+    entries = store.entries(TARGET)
+    assert len(entries) == 1
+    assert entries["fin"].attempts == 3
+
+
+def test_unwritable_location_is_a_config_error(tmp_path: Path) -> None:
+    blocker = tmp_path / "a-file"
+    blocker.write_text("not a directory")
+    with pytest.raises(ConfigError, match="cannot open the state database"):
+        StateStore.open(blocker / "state.db")
+
+
+# --- fingerprints ----------------------------------------------------------------------------
+
+
+def test_fingerprint_is_stable_for_the_same_entry(store: StateStore) -> None:
+    assert store.fingerprint(spec("fin")) == store.fingerprint(spec("fin"))
+
+
+def test_fingerprint_is_stable_across_reopening(db_path: Path) -> None:
+    with StateStore.open(db_path) as first:
+        before = first.fingerprint(spec("fin"))
+    with StateStore.open(db_path) as second:
+        assert second.fingerprint(spec("fin")) == before
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        {"password": Secret("other-password")},
+        {"host": "db2.example.com"},
+        {"port": 1522},
+        {"user": "someone"},
+        {"sid": "OTHER"},
+        {"description": "changed"},
+    ],
+    ids=lambda change: next(iter(change)),
+)
+def test_fingerprint_changes_with_what_goes_into_the_connection(
+    store: StateStore, change: dict[str, object]
+) -> None:
+    base = spec("fin")
+    changed = replace(base, **change)  # type: ignore[arg-type]
+    assert store.fingerprint(changed) != store.fingerprint(base)
+
+
+def test_fingerprint_format_is_that_of_earlier_versions(db_path: Path) -> None:
+    """HMAC-SHA256 under the database's key of the JSON array of the connection's values: a
+    state written by an earlier version still matches (no update storm after an upgrade)."""
+    entry = spec("fin", host="h\u00e9.example.com", description='caf\u00e9 \u2014 "q"')
+    with StateStore.open(db_path) as store:
+        got = store.fingerprint(entry)
+    with sqlite3.connect(db_path) as conn:
+        key = conn.execute("SELECT value FROM meta WHERE key = 'fingerprint_key'").fetchone()[0]
+    fields = [entry.host, entry.port, entry.sid, entry.service_name, entry.user, "pw"]
+    message = json.dumps([*fields, entry.description], ensure_ascii=False).encode()
+    assert got == hmac.new(key, message, hashlib.sha256).hexdigest()
+
+
+def test_sid_and_service_name_with_the_same_value_differ(store: StateStore) -> None:
+    by_sid = spec("fin", sid="ORCL", service_name=None)
+    by_service = spec("fin", sid=None, service_name="ORCL")
+    assert store.fingerprint(by_sid) != store.fingerprint(by_service)
+
+
+def test_fingerprint_ignores_the_name(store: StateStore) -> None:
+    """The name is the row's key; the fingerprint is about the connection's content."""
+    first = spec("a", host="h.example.com", description="shared")
+    second = spec("b", host="h.example.com", description="shared")
+    assert store.fingerprint(first) == store.fingerprint(second)
+
+
+def test_fingerprint_is_keyed_per_database(tmp_path: Path) -> None:
+    """A plain hash of the password could be brute-forced; an HMAC under a local key cannot."""
+    with StateStore.open(tmp_path / "one.db") as one, StateStore.open(tmp_path / "two.db") as two:
+        assert one.fingerprint(spec("fin")) != two.fingerprint(spec("fin"))
+
+
+def test_no_secret_reaches_the_database_files(db_path: Path) -> None:
+    canary = "CANARY-pw-7f3a9c1e"
+    entry = spec("fin", password=canary)
+    with StateStore.open(db_path) as store:
+        fingerprint = store.fingerprint(entry)
+        store.record(TARGET, created(), run_id="run-1", fingerprint=fingerprint)
+        store.record(
+            TARGET,
+            Result(name="hr", sandbox="prod", status=Outcome.FAILED, error="HTTP 400: rejected"),
+            run_id="run-1",
+            fingerprint=fingerprint,
+        )
+        live = b"".join(p.read_bytes() for p in db_path.parent.iterdir() if p.is_file())
+        assert canary.encode() not in live
+    written = b"".join(p.read_bytes() for p in db_path.parent.iterdir() if p.is_file())
+    assert b"id-fin" in written, "the canary check reads the right files"
+    assert canary.encode() not in written
+    assert canary.encode("utf-16-le") not in written
+
+
+# --- run lock --------------------------------------------------------------------------------
+
+
+def test_second_lock_on_the_same_state_is_refused_naming_the_holder(db_path: Path) -> None:
+    with RunLock(db_path), pytest.raises(LockedError) as info, RunLock(db_path):
+        pass
+    assert f"pid {os.getpid()}" in str(info.value)
+    assert str(db_path.with_name("state.db.lock")) in str(info.value)
+
+
+def test_locked_error_is_a_config_error(db_path: Path) -> None:
+    with RunLock(db_path), pytest.raises(ConfigError):
+        RunLock(db_path).__enter__()
+
+
+def test_lock_can_be_taken_again_after_release(db_path: Path) -> None:
+    with RunLock(db_path):
+        pass
+    with RunLock(db_path) as again:
+        assert again.path.read_text() == f"{os.getpid()}\n"
+
+
+def test_lock_file_names_the_holder_only_while_held(db_path: Path) -> None:
+    lock = RunLock(db_path)
+    with lock:
+        assert lock.path.read_text().strip() == str(os.getpid())
+    assert lock.path.read_text() == ""
+
+
+def test_locks_on_different_state_files_do_not_conflict(tmp_path: Path) -> None:
+    with RunLock(tmp_path / "a" / "state.db"), RunLock(tmp_path / "b" / "state.db"):
+        pass
+
+
+def test_refused_lock_leaves_the_holder_intact(db_path: Path) -> None:
+    with RunLock(db_path) as held:
+        for _ in range(3):
+            with pytest.raises(LockedError):
+                RunLock(db_path).__enter__()
+        assert held.path.read_text().strip() == str(os.getpid())
