@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: all run test lint typecheck unit bench clean fmt
+.PHONY: all run test lint typecheck unit bench clean fmt system-deps
 
 all: test
 
@@ -26,7 +26,16 @@ typecheck: $(STAMP)
 	$(BIN)/mypy
 	$(BIN)/lint-imports --no-cache
 
-unit: $(STAMP)
+# Real services for the tests (PostgreSQL, a Pushgateway, promtool), from Debian's packages.
+# The tests start and stop their own throwaway servers; this only installs the programs.
+DEBS := postgresql prometheus prometheus-pushgateway
+system-deps:
+	@if ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 && command -v promtool >/dev/null \
+	    && command -v prometheus-pushgateway >/dev/null; then :; else \
+	  apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q \
+	    --no-install-recommends $(DEBS); fi
+
+unit: $(STAMP) system-deps
 	$(BIN)/pytest -q -p no:cacheprovider --cov=provisioner --cov-branch \
 	  --cov-report=term:skip-covered --cov-fail-under=95
 
