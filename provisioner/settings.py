@@ -18,6 +18,7 @@ from provisioner.errors import ConfigError
 from provisioner.secrets import Secret
 
 __all__ = [
+    "AUTH_MODES",
     "DEFAULT_BACKOFF_BASE",
     "DEFAULT_BACKOFF_CAP",
     "DEFAULT_CONCURRENCY",
@@ -33,6 +34,7 @@ __all__ = [
     "FLOW_SERVICE_PATH",
     "ORACLE_SPEC_ID",
     "ORACLE_SPEC_VERSION",
+    "AuthMode",
     "Backoff",
     "Credentials",
     "Limits",
@@ -61,6 +63,9 @@ DEFAULT_BACKOFF_CAP: Final = 20.0
 FLOW_SERVICE_PATH: Final = "/data/foundation/flowservice"
 ORACLE_SPEC_ID: Final = "d6b52d86-f0f8-475f-89d4-ce54c8527328"
 ORACLE_SPEC_VERSION: Final = "1.0"
+#: ``--auth``: which auth form of the Oracle spec to send (auto: the one the org offers).
+AuthMode = Literal["auto", "connection-string", "basic"]
+AUTH_MODES: Final[tuple[AuthMode, ...]] = ("auto", "connection-string", "basic")
 
 LogFormat = Literal["console", "json"]
 
@@ -132,6 +137,7 @@ class Settings:
     state_path: Path
     report_path: Path | None = None
     target_key: str | None = None  # overrides (platform_url, org) as the state's target
+    auth: AuthMode = "auto"
 
     @property
     def flow_url(self) -> str:

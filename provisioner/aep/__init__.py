@@ -1,4 +1,5 @@
-"""The Platform API as the tool sees it: FlowClient, IMS auth, request bodies, error bodies.
+"""The Platform API as the tool sees it: FlowClient, IMS auth, the Oracle connection spec's
+auth forms, request bodies per form, error bodies.
 
 Also the pacing and retry policy every request goes through (rate controller, Retry-After,
 backoff), since the client applies it to each request it sends.
@@ -6,19 +7,36 @@ backoff), since the client applies it to each request it sends.
 
 from __future__ import annotations
 
-from provisioner.aep._bodies import connection_body, patch_ops
+from provisioner.aep._authform import AuthForm
+from provisioner.aep._authspec import (
+    ChosenAuth,
+    OracleSpec,
+    check_entries,
+    choose_auth,
+    parse_oracle_spec,
+    read_auth,
+)
+from provisioner.aep._bodies import auth_params, connection_body, patch_ops
 from provisioner.aep._client import Connection, FlowClient
 from provisioner.aep._connstring import oracle_connection_string
 from provisioner.aep._pacing import RateController, RetryBudget, Sleep, retry_delay
 
 __all__ = [
+    "AuthForm",
+    "ChosenAuth",
     "Connection",
     "FlowClient",
+    "OracleSpec",
     "RateController",
     "RetryBudget",
     "Sleep",
+    "auth_params",
+    "check_entries",
+    "choose_auth",
     "connection_body",
     "oracle_connection_string",
+    "parse_oracle_spec",
     "patch_ops",
+    "read_auth",
     "retry_delay",
 ]

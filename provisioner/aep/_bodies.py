@@ -1,18 +1,38 @@
-"""A job -> the request bodies that carry its connection string. The one place a password is
-revealed, and only into a body that goes straight to the HTTP client."""
+"""A job -> the request bodies that carry its credentials, in either auth form. The one place
+a password is revealed, and only into a body that goes straight to the HTTP client."""
 
 from __future__ import annotations
 
+from provisioner.aep._authform import AuthForm
 from provisioner.aep._connstring import oracle_connection_string
 from provisioner.manifest import DatabaseSpec
 from provisioner.settings import ORACLE_SPEC_ID, ORACLE_SPEC_VERSION
 
 __all__ = ["AUTH_SPEC_NAME", "auth_params", "connection_body", "patch_ops"]
 
-AUTH_SPEC_NAME = "ConnectionString"
+AUTH_SPEC_NAME = AuthForm.CONNECTION_STRING.value
 
 
-def auth_params(spec: DatabaseSpec) -> dict[str, str]:
+def _basic_params(spec: DatabaseSpec) -> dict[str, object]:
+    params: dict[str, object] = {
+        "server": spec.host,
+        "port": spec.port,
+        "database": spec.sid if spec.sid is not None else spec.service_name,
+        "username": spec.user,
+        "password": spec.password.reveal(),
+    }
+    if spec.schema is not None:
+        params["schema"] = spec.schema
+    params["sslMode"] = spec.tls
+    return params
+
+
+def auth_params(
+    spec: DatabaseSpec, form: AuthForm = AuthForm.CONNECTION_STRING
+) -> dict[str, object]:
+    """``auth.params`` of ``form`` for an entry."""
+    if form is AuthForm.BASIC:
+        return _basic_params(spec)
     return {
         "connectionString": oracle_connection_string(
             host=spec.host,
@@ -25,20 +45,24 @@ def auth_params(spec: DatabaseSpec) -> dict[str, str]:
     }
 
 
-def connection_body(spec: DatabaseSpec) -> dict[str, object]:
+def connection_body(
+    spec: DatabaseSpec, form: AuthForm = AuthForm.CONNECTION_STRING
+) -> dict[str, object]:
     """``POST /connections`` body for an Oracle base connection."""
     body: dict[str, object] = {"name": spec.name}
     if spec.description is not None:
         body["description"] = spec.description
-    body["auth"] = {"specName": AUTH_SPEC_NAME, "params": auth_params(spec)}
+    body["auth"] = {"specName": form.value, "params": auth_params(spec, form)}
     body["connectionSpec"] = {"id": ORACLE_SPEC_ID, "version": ORACLE_SPEC_VERSION}
     return body
 
 
-def patch_ops(spec: DatabaseSpec) -> list[dict[str, object]]:
+def patch_ops(
+    spec: DatabaseSpec, form: AuthForm = AuthForm.CONNECTION_STRING
+) -> list[dict[str, object]]:
     """JSON-Patch (lowercase ops, as the docs send them) replacing the credentials and text."""
     ops: list[dict[str, object]] = [
-        {"op": "replace", "path": "/auth/params", "value": auth_params(spec)}
+        {"op": "replace", "path": "/auth/params", "value": auth_params(spec, form)}
     ]
     if spec.description is not None:
         ops.append({"op": "replace", "path": "/description", "value": spec.description})

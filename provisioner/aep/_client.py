@@ -59,6 +59,7 @@ class Connection:
     state: str | None = None
     description: str | None = None
     created_client: str | None = None  # the client id that created it (Platform's createdClient)
+    auth_form: str | None = None  # auth.specName as the API shows it
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -98,7 +99,12 @@ def _connection(item: object) -> Connection | None:
         state=item.get("state") if isinstance(item.get("state"), str) else None,
         description=item.get("description") if isinstance(item.get("description"), str) else None,
         created_client=_text_or_none(item.get("createdClient")),
+        auth_form=_auth_form(item.get("auth")),
     )
+
+
+def _auth_form(auth: object) -> str | None:
+    return _text_or_none(auth.get("specName")) if isinstance(auth, dict) else None
 
 
 def _text_or_none(value: object) -> str | None:
@@ -351,6 +357,19 @@ class FlowClient:
             raise
         items, _ = _page(resp.body)
         return _connection(items[0]) if items else None
+
+    async def get_connection_spec(self, spec_id: str, *, sandbox: str) -> object | None:
+        """``GET /connectionSpecs/{id}``'s body (retried like the listing); None on 404."""
+        path = f"/connectionSpecs/{spec_id}"
+        try:
+            resp = await self._reads.call(
+                lambda: self.request("spec", "GET", path, sandbox=sandbox), kind="spec"
+            )
+        except PermanentError as exc:
+            if exc.status == 404:
+                return None
+            raise
+        return resp.body
 
     async def patch_connection(
         self, connection_id: str, *, sandbox: str, etag: str, ops: Sequence[Mapping[str, object]]

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Final
 
 if TYPE_CHECKING:
     from provisioner.emulator._app import FLOW_PREFIX, IMS_TOKEN_PATH, create_app
-    from provisioner.emulator._faults import DEFAULT_TOKEN_TTL, FaultPlan, RequestKind
+    from provisioner.emulator._faults import DEFAULT_TOKEN_TTL, FaultPlan, Region, RequestKind
     from provisioner.emulator._listing import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE
     from provisioner.emulator._options import (
         DEFAULT_PORT,
@@ -21,11 +21,17 @@ if TYPE_CHECKING:
     )
     from provisioner.emulator._runtime import EMULATOR_STATE, EmulatorState, EmulatorStats
     from provisioner.emulator._server import DEFAULT_HOST, RunningEmulator, running_emulator, serve
-    from provisioner.emulator._spec import AUTH_SPEC_NAME, ORACLE_SPEC_ID, ORACLE_SPEC_VERSION
+    from provisioner.emulator._spec import (
+        AUTH_SPEC_NAME,
+        BASIC_SPEC_NAME,
+        ORACLE_SPEC_ID,
+        ORACLE_SPEC_VERSION,
+    )
     from provisioner.emulator._store import ConnectionRecord, Store
 
 __all__ = [
     "AUTH_SPEC_NAME",
+    "BASIC_SPEC_NAME",
     "DEFAULT_HOST",
     "DEFAULT_PAGE_SIZE",
     "DEFAULT_PORT",
@@ -40,6 +46,7 @@ __all__ = [
     "EmulatorState",
     "EmulatorStats",
     "FaultPlan",
+    "Region",
     "RequestKind",
     "RunningEmulator",
     "Store",
@@ -53,6 +60,7 @@ __all__ = [
 
 _WHERE: Final[dict[str, str]] = {
     "AUTH_SPEC_NAME": "provisioner.emulator._spec",
+    "BASIC_SPEC_NAME": "provisioner.emulator._spec",
     "ConnectionRecord": "provisioner.emulator._store",
     "DEFAULT_HOST": "provisioner.emulator._server",
     "DEFAULT_PAGE_SIZE": "provisioner.emulator._listing",
@@ -67,6 +75,7 @@ _WHERE: Final[dict[str, str]] = {
     "MAX_PAGE_SIZE": "provisioner.emulator._listing",
     "ORACLE_SPEC_ID": "provisioner.emulator._spec",
     "ORACLE_SPEC_VERSION": "provisioner.emulator._spec",
+    "Region": "provisioner.emulator._faults",
     "RequestKind": "provisioner.emulator._faults",
     "RunningEmulator": "provisioner.emulator._server",
     "Store": "provisioner.emulator._store",

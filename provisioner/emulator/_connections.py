@@ -9,6 +9,7 @@ from typing import Final
 
 from aiohttp import web
 
+from provisioner.emulator._faults import Region
 from provisioner.emulator._gateway import CALLER
 from provisioner.emulator._patching import apply_patch, etag_matches
 from provisioner.emulator._responses import (
@@ -25,11 +26,12 @@ from provisioner.emulator._responses import (
 )
 from provisioner.emulator._runtime import EMULATOR_STATE
 from provisioner.emulator._spec import (
-    AUTH_SPEC_NAME,
+    BASIC_SPEC_NAME,
     ORACLE_SPEC_ID,
     ORACLE_SPEC_VERSION,
     AuthParamsError,
     OracleTarget,
+    offered_forms,
     oracle_spec,
     parse_auth_params,
 )
@@ -57,8 +59,26 @@ class ConnectionDropped(Exception):
     """Raised after a create was committed: answer by dropping the TCP connection."""
 
 
+def _masked_params(auth: OracleTarget) -> dict[str, object]:
+    """The auth params as Platform shows them: secrets masked, the rest as stored."""
+    if auth.form != BASIC_SPEC_NAME:
+        return {"connectionString": MASK}
+    params: dict[str, object] = {
+        "server": auth.host,
+        "port": auth.port,
+        "database": auth.database,
+        "username": auth.user,
+        "password": MASK,
+    }
+    if auth.schema is not None:
+        params["schema"] = auth.schema
+    if auth.ssl_mode is not None:
+        params["sslMode"] = auth.ssl_mode
+    return params
+
+
 def render_item(record: ConnectionRecord) -> dict[str, object]:
-    """A ConnectionItemDTO; the secret connection string is masked."""
+    """A ConnectionItemDTO; secret auth params are masked."""
     item: dict[str, object] = {
         "id": record.id,
         "createdAt": record.created_at,
@@ -73,7 +93,7 @@ def render_item(record: ConnectionRecord) -> dict[str, object]:
         "name": record.name,
         "connectionSpec": {"id": record.spec_id, "version": record.spec_version},
         "state": record.state,
-        "auth": {"specName": AUTH_SPEC_NAME, "params": {"connectionString": MASK}},
+        "auth": {"specName": record.auth.form, "params": _masked_params(record.auth)},
         "version": record.etag,
         "etag": record.etag,
     }
@@ -117,11 +137,11 @@ def _auth_target(request: web.Request, body: dict[str, object]) -> OracleTarget:
     if not isinstance(auth, dict):
         auth = {}
     spec_name = auth.get("specName")
-    if spec_name != AUTH_SPEC_NAME:
+    if not isinstance(spec_name, str) or spec_name not in offered_forms(_region(request)):
         message = f"auth spec {spec_name} could not be found for the connection spec ID"
         raise Refused(flow_error(request, AUTH_SPEC_INVALID, f"{message} {ORACLE_SPEC_ID}"))
     try:
-        return parse_auth_params(auth.get("params"))
+        return parse_auth_params(auth.get("params"), spec_name)
     except AuthParamsError as exc:
         raise _invalid(request, str(exc)) from None
 
@@ -134,6 +154,10 @@ def _name_description(request: web.Request, body: dict[str, object]) -> tuple[st
     if description is not None and not isinstance(description, str):
         raise _invalid(request, "description: expected a string")
     return name, description
+
+
+def _region(request: web.Request) -> Region:
+    return request.app[EMULATOR_STATE].plan.region
 
 
 def _now_ms(request: web.Request) -> int:
@@ -210,6 +234,9 @@ async def patch_connection(request: web.Request) -> web.Response:
         )
         raise Refused(flow_error(request, ETAG_STALE, message))
     body = await read_json(request)
+    if record.auth.form not in offered_forms(_region(request)):
+        message = f"auth spec {record.auth.form} could not be found for the connection spec ID"
+        raise Refused(flow_error(request, AUTH_SPEC_INVALID, f"{message} {ORACLE_SPEC_ID}"))
     try:
         changed = apply_patch(record, body)
     except ValueError as exc:
@@ -244,16 +271,16 @@ async def test_connection(request: web.Request) -> web.Response:
 
 
 async def get_connection_spec(request: web.Request) -> web.Response:
-    """GET /connectionSpecs/{id}: the Oracle spec, else FLOW-1101-404."""
+    """GET /connectionSpecs/{id}: the Oracle spec of the region, else FLOW-1101-404."""
     spec_id = request.match_info["id"]
     if spec_id != ORACLE_SPEC_ID:
         raise Refused(flow_error(request, NOT_FOUND, f"Connection spec {spec_id} not found"))
-    return web.json_response({"items": [oracle_spec()]})
+    return web.json_response({"items": [oracle_spec(_region(request))]})
 
 
 async def list_connection_specs(request: web.Request) -> web.Response:
     """GET /connectionSpecs: the emulator knows one spec (``property=id==``/``name==`` work)."""
-    spec = oracle_spec()
+    spec = oracle_spec(_region(request))
     for prop in request.query.getall("property", []):
         field, sep, values = prop.partition("==")
         if sep and field in ("id", "name") and spec[field] not in values.split(","):

@@ -21,12 +21,20 @@ __all__ = [
     "FaultDice",
     "FaultPlan",
     "RateLimiter",
+    "Region",
     "RequestKind",
 ]
 
 DEFAULT_HOST: Final = "127.0.0.1"  # where the emulator listens unless told otherwise
 
 DEFAULT_TOKEN_TTL: Final = 86399  # seconds, what IMS answers for server-to-server tokens
+
+
+class Region(StrEnum):
+    """Where the emulated org's Platform is hosted: it decides the Oracle auth form offered."""
+
+    AZURE = "azure"  # specName ConnectionString
+    AWS = "aws"  # specName Basic Authentication
 
 
 class RequestKind(StrEnum):
@@ -94,6 +102,8 @@ class FaultPlan:
         client_id, client_secret, org: when set, IMS and the gateway accept only these.
         unreachable_hosts: hosts whose ``/test`` answers false (as do ``*.unreachable``).
         seed: seeds the dice for error_rate and reset_rate.
+        region: azure offers (and accepts) only the connection-string auth form, aws only
+            Basic Authentication.
     """
 
     latency_ms: float = 0.0
@@ -109,6 +119,7 @@ class FaultPlan:
     org: str | None = None
     unreachable_hosts: frozenset[str] = frozenset()
     seed: int | None = None
+    region: Region = Region.AZURE
 
     def __post_init__(self) -> None:
         _check_non_negative("latency_ms", self.latency_ms)
@@ -125,6 +136,13 @@ class FaultPlan:
         _check_optional_text("client_secret", self.client_secret)
         _check_optional_text("org", self.org)
         object.__setattr__(self, "unreachable_hosts", frozenset(self.unreachable_hosts))
+        try:
+            object.__setattr__(self, "region", Region(self.region))
+        except ValueError:
+            known = ", ".join(r.value for r in Region)
+            raise ConfigError(
+                f"emulator: region: expected one of {known}, got {self.region!r}"
+            ) from None
 
     def delay_for(self, kind: RequestKind | None) -> float:
         """Seconds to wait before answering a request of this kind."""

@@ -6,7 +6,13 @@ import argparse
 import math
 from typing import Final
 
-from provisioner.emulator._faults import DEFAULT_HOST, DEFAULT_TOKEN_TTL, FaultPlan, RequestKind
+from provisioner.emulator._faults import (
+    DEFAULT_HOST,
+    DEFAULT_TOKEN_TTL,
+    FaultPlan,
+    Region,
+    RequestKind,
+)
 
 __all__ = ["DEFAULT_PORT", "add_emulator_arguments", "plan_from_args", "serve_from_args"]
 
@@ -83,6 +89,13 @@ def add_emulator_arguments(parser: argparse.ArgumentParser) -> None:
     add("--org", default=None, help="accept only this org (x-gw-ims-org-id)")
     add("--unreachable-host", action="append", default=[], help="host whose /test is false")
     add("--seed", type=int, default=None, help="seed for --error-rate and --reset-rate")
+    add(
+        "--region",
+        choices=[r.value for r in Region],
+        default=Region.AZURE.value,
+        help="hosting region: azure offers the ConnectionString auth form, aws Basic "
+        "Authentication [%(default)s]",
+    )
 
 
 def plan_from_args(ns: argparse.Namespace) -> FaultPlan:
@@ -105,6 +118,7 @@ def plan_from_args(ns: argparse.Namespace) -> FaultPlan:
         org=ns.org,
         unreachable_hosts=frozenset(h.lower() for h in ns.unreachable_host),
         seed=ns.seed,
+        region=Region(ns.region),
     )
 
 

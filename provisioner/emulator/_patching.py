@@ -8,7 +8,7 @@ from __future__ import annotations
 import dataclasses
 from typing import Final
 
-from provisioner.emulator._spec import parse_auth_params
+from provisioner.emulator._spec import AUTH_SPEC_NAME, parse_auth_params
 from provisioner.emulator._store import ConnectionRecord
 
 __all__ = ["apply_patch", "etag_matches"]
@@ -17,6 +17,7 @@ _OPS: Final = frozenset({"add", "replace", "remove"})
 _PATHS: Final = frozenset(
     {"/name", "/description", "/auth/params", "/auth/params/connectionString"}
 )
+_PARAM_PREFIX: Final = "/auth/params/"
 
 
 def _bare(etag: str) -> str:
@@ -56,8 +57,10 @@ def _apply_one(record: ConnectionRecord, index: int, item: object) -> Connection
         if not isinstance(value, str) or not value.strip():
             raise ValueError(f"patch[{index}].value: expected a non-empty string for /name")
         return dataclasses.replace(record, name=value)
-    params = {"connectionString": value} if path.endswith("/connectionString") else value
-    return dataclasses.replace(record, auth=parse_auth_params(params))
+    if path.startswith(_PARAM_PREFIX) and record.auth.form != AUTH_SPEC_NAME:
+        raise ValueError(f"patch[{index}].path: cannot patch {path!r} of a {record.auth.form} auth")
+    params = {"connectionString": value} if path.startswith(_PARAM_PREFIX) else value
+    return dataclasses.replace(record, auth=parse_auth_params(params, record.auth.form))
 
 
 def apply_patch(record: ConnectionRecord, body: object) -> ConnectionRecord:

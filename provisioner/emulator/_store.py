@@ -1,8 +1,9 @@
 """The emulator's connections in SQLite (WAL), scoped per (org, sandbox).
 
 No password and no connection string is ever written: only the non-secret parts of the
-connection string and a sha256 of it. Calls are synchronous: each is one short statement on
-a local file, cheaper than a hop to a thread, and the event loop makes them atomic.
+auth params (of either auth form) and a sha256 of them. Calls are synchronous: each is one
+short statement on a local file, cheaper than a hop to a thread, and the event loop makes
+them atomic.
 """
 
 from __future__ import annotations
@@ -54,7 +55,11 @@ CREATE TABLE IF NOT EXISTS connections (
     sid TEXT,
     service_name TEXT,
     user_id TEXT NOT NULL,
-    auth_sha256 TEXT NOT NULL
+    auth_sha256 TEXT NOT NULL,
+    auth_form TEXT NOT NULL DEFAULT 'ConnectionString',
+    database_name TEXT,
+    db_schema TEXT,
+    ssl_mode INTEGER
 );
 CREATE INDEX IF NOT EXISTS connections_scope ON connections (org, sandbox);
 CREATE INDEX IF NOT EXISTS connections_name ON connections (org, sandbox, name);
@@ -63,7 +68,8 @@ CREATE INDEX IF NOT EXISTS connections_name ON connections (org, sandbox, name);
 _COLUMNS: Final = (
     "seq, id, org, sandbox, name, description, spec_id, spec_version, state, created_at, "
     "updated_at, created_by, created_client, updated_by, updated_client, etag, in_use, "
-    "host, port, sid, service_name, user_id, auth_sha256"
+    "host, port, sid, service_name, user_id, auth_sha256, auth_form, database_name, db_schema, "
+    "ssl_mode"
 )
 
 FILTER_FIELDS: Final = {
@@ -147,10 +153,22 @@ def _record(row: sqlite3.Row) -> ConnectionRecord:
         service_name=row["service_name"],
         user=row["user_id"],
         fingerprint=row["auth_sha256"],
+        form=row["auth_form"],
+        database=row["database_name"],
+        schema=row["db_schema"],
+        ssl_mode=None if row["ssl_mode"] is None else bool(row["ssl_mode"]),
     )
     values = {f.name: row[f.name] for f in fields(ConnectionRecord) if f.name != "auth"}
     values["in_use"] = bool(values["in_use"])
     return ConnectionRecord(auth=auth, **values)
+
+
+def _auth_values(auth: OracleTarget) -> tuple[object, ...]:
+    ssl_mode = None if auth.ssl_mode is None else int(auth.ssl_mode)
+    return (
+        *(auth.host, auth.port, auth.sid, auth.service_name, auth.user, auth.fingerprint),
+        *(auth.form, auth.database, auth.schema, ssl_mode),
+    )
 
 
 def _where(org: str, sandbox: str, filters: tuple[Filter, ...]) -> tuple[str, list[object]]:
@@ -197,13 +215,13 @@ class Store:
         auth = record.auth
         cursor = self._write(
             f"INSERT INTO connections ({_COLUMNS.removeprefix('seq, ')}) "
-            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            f"VALUES ({', '.join('?' * 26)})",
             (
                 *(record.id, record.org, record.sandbox, record.name, record.description),
                 *(record.spec_id, record.spec_version, record.state),
                 *(record.created_at, record.updated_at, record.created_by, record.created_client),
                 *(record.updated_by, record.updated_client, record.etag, int(record.in_use)),
-                *(auth.host, auth.port, auth.sid, auth.service_name, auth.user, auth.fingerprint),
+                *_auth_values(auth),
             ),
         )
         return dataclasses.replace(record, seq=int(cursor.lastrowid or 0))
@@ -214,11 +232,12 @@ class Store:
         self._write(
             "UPDATE connections SET name = ?, description = ?, state = ?, updated_at = ?, "
             "updated_by = ?, updated_client = ?, etag = ?, in_use = ?, host = ?, port = ?, "
-            "sid = ?, service_name = ?, user_id = ?, auth_sha256 = ? WHERE id = ?",
+            "sid = ?, service_name = ?, user_id = ?, auth_sha256 = ?, auth_form = ?, "
+            "database_name = ?, db_schema = ?, ssl_mode = ? WHERE id = ?",
             (
                 *(record.name, record.description, record.state, record.updated_at),
                 *(record.updated_by, record.updated_client, record.etag, int(record.in_use)),
-                *(auth.host, auth.port, auth.sid, auth.service_name, auth.user, auth.fingerprint),
+                *_auth_values(auth),
                 record.id,
             ),
         )

@@ -22,6 +22,7 @@ from provisioner.manifest._fields import (
     host_problem,
 )
 from provisioner.manifest._nodes import (
+    BOOL_TAG,
     INT_TAG,
     NULL_TAG,
     STR_TAG,
@@ -47,6 +48,7 @@ __all__ = [
 
 _PORT_EXPECTED: Final = f"expected an integer {PORT_MIN}-{PORT_MAX}"
 MERGE_KEY: Final = "<<"
+_EXPECTED: Final = {"port": _PORT_EXPECTED, "flag": "expected true or false"}
 _MERGE_MESSAGE: Final = "merge keys (<<) are not supported; put shared values under defaults"
 _FORBIDDEN_PLACEHOLDERS: Final = {"password": "a description must never hold the password"}
 
@@ -105,6 +107,7 @@ class EntryFields:
 
     texts: dict[str, str] = field(default_factory=dict)
     port: int | None = None
+    tls: bool | None = None
     password: Secret | None = None
     description: Template | None = None
     nodes: dict[str, Node] = field(default_factory=dict)
@@ -158,11 +161,14 @@ def read_field(
 ) -> bool:
     """Check one value and store it in ``fields``; False when it was reported as invalid."""
     if not isinstance(node, ScalarNode) or tag_problem(node) is not None:
-        expected = _PORT_EXPECTED if spec.kind == "port" else "expected a string"
+        expected = _EXPECTED.get(spec.kind, "expected a string")
         message = tag_problem(node) or f"{expected}, got {describe_node(node)}"
         ctx.report(node, place, spec.name, message)
         return False
     kind = spec.kind
+    if kind == "flag":
+        fields.tls = _read_flag(spec, node, ctx, place)
+        return fields.tls is not None
     if kind == "port":
         fields.port = _read_port(node, ctx, place)
         return fields.port is not None
@@ -181,6 +187,15 @@ def read_field(
         return False
     fields.texts[spec.name] = value
     return True
+
+
+def _read_flag(spec: FieldSpec, node: ScalarNode, ctx: ReadContext, place: Place) -> bool | None:
+    tag = scalar_tag(node)
+    if tag != BOOL_TAG:
+        got = "nothing" if tag == NULL_TAG else f"{describe_node(node)} {show_scalar(node)}"
+        ctx.report(node, place, spec.name, f"expected true or false, got {got}")
+        return None
+    return node.value.lower() in ("true", "yes", "on", "y")
 
 
 def _trim_problem(value: str) -> str | None:

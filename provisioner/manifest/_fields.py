@@ -23,7 +23,7 @@ __all__ = [
     "manifest_schema",
 ]
 
-FieldKind = Literal["text", "host", "port", "secret", "template"]
+FieldKind = Literal["text", "host", "port", "secret", "template", "flag"]
 
 SUPPORTED_VERSION: Final = 1
 PORT_MIN: Final = 1
@@ -73,6 +73,17 @@ ENTRY_FIELDS: Final[dict[str, FieldSpec]] = {
             kind="text",
             summary="Sandbox for this entry; else the manifest's, else AEP_SANDBOX.",
         ),
+        FieldSpec(
+            name="tls",
+            kind="flag",
+            summary="Encrypt the database link (true/false, default false); sent as sslMode in "
+            "the Basic Authentication form; the connection-string form has no keyword for it.",
+        ),
+        FieldSpec(
+            name="schema",
+            kind="text",
+            summary="Oracle schema; sent only in the Basic Authentication form.",
+        ),
     )
 }
 #: Fields a description may name as ``{field}`` (never the password).
@@ -118,6 +129,8 @@ def host_problem(host: str) -> str | None:
 def _field_schema(spec: FieldSpec) -> dict[str, object]:
     string: dict[str, object] = {"type": "string", "minLength": 1}
     by_reference = {"type": "string", "pattern": _REFERENCE_PATTERN}
+    if spec.kind == "flag":
+        return {"description": spec.summary, "type": "boolean"}
     if spec.kind == "port":
         number = {"type": "integer", "minimum": PORT_MIN, "maximum": PORT_MAX}
         return {"description": spec.summary, "oneOf": [number, by_reference]}

@@ -85,6 +85,8 @@ class DatabaseSpec:
     service_name: str | None = None
     description: str | None = None
     sandbox: str | None = None  # the entry's own sandbox; None -> manifest's, then AEP_SANDBOX
+    tls: bool = False  # encrypt the link (Basic Authentication's sslMode)
+    schema: str | None = None  # Oracle schema (Basic Authentication only)
     line: int | None = None  # where the entry starts in the manifest (for messages)
 
 
@@ -379,5 +381,7 @@ def _merge(
         service_name=service_name,
         description=description,
         sandbox=sandbox,
+        tls=bool(fields.tls if "tls" in own else defaults.tls),
+        schema=_pick("schema", fields, defaults),
         line=node.start_mark.line + 1,
     )
