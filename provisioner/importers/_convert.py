@@ -70,6 +70,7 @@ class _Entry:
     sandbox: str | None
     line: int
     comments: tuple[str, ...]
+    tls: bool = False
 
 
 def password_env_var(prefix: str, name: str) -> str:
@@ -235,6 +236,7 @@ def _from_tns(entry: TnsEntry, file: str) -> _Entry:
         sandbox=None,
         line=entry.line,
         comments=tuple(_printable(line) for line in (source, *notes)),
+        tls=entry.tls,
     )
 
 
@@ -290,6 +292,8 @@ def _document(entries: list[_Entry], prefix: str, fmt: ImportFormat) -> dict[str
             item["description"] = escape_template(entry.description)
         if entry.sandbox is not None:
             item["sandbox"] = escape_text(entry.sandbox)
+        if entry.tls:
+            item["tls"] = True
         databases.append(item)
     document: dict[str, object] = {"version": SUPPORTED_VERSION}
     if fmt == "tnsnames":

@@ -27,6 +27,10 @@ __all__ = [
 DEFAULT_PORT: Final = "1521"
 _MAX_DEPTH: Final = 64  # far deeper than any real file; bounds the recursion
 _TCP: Final = frozenset({"TCP", "TCPS"})
+_TCPS_NOTE: Final = (
+    "protocol TCPS: imported as tls: true (sent as sslMode in the Basic Authentication form; "
+    "the connection-string form has no TLS keyword)"
+)
 _CONTROL: Final = re.compile(r"[\x00-\x1f\x7f-\x9f]")
 _TOKEN: Final = re.compile(
     r"(?P<newline>\n)|(?P<space>[^\S\n]+)|(?P<comment>#[^\n]*)|(?P<punct>[()=,])"
@@ -77,6 +81,7 @@ class TnsEntry:
     sid: str | None
     service_name: str | None
     notes: tuple[str, ...]
+    tls: bool = False  # the address kept speaks TCPS
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -278,7 +283,7 @@ class _EntryReader:
         target = self._target(descriptions[0])
         if address is None or target is None:
             return None
-        host, port = address
+        host, port, tls = address
         return TnsEntry(
             aliases=definition.aliases,
             line=definition.line,
@@ -288,6 +293,7 @@ class _EntryReader:
             sid=target[0],
             service_name=target[1],
             notes=tuple(self._notes),
+            tls=tls,
         )
 
     def _descriptions(self) -> list[tuple[_Parameter, ...]]:
@@ -300,8 +306,10 @@ class _EntryReader:
             self._notes.append(f"{len(found) - 1} more DESCRIPTION not imported (first one only)")
         return found
 
-    def _address(self, description: tuple[_Parameter, ...]) -> tuple[str, int] | None:
+    def _address(self, description: tuple[_Parameter, ...]) -> tuple[str, int, bool] | None:
+        """The first TCP/TCPS address: host, port and whether it speaks TCPS."""
         usable: list[tuple[_Parameter, _Parameter | None]] = []
+        tls = False
         for address in _find(description, "ADDRESS"):
             protocol = _child(address, "PROTOCOL")
             name = (protocol.text or "").upper() if protocol is not None else "TCP"
@@ -311,7 +319,8 @@ class _EntryReader:
                 self._notes.append(f"address at line {address.line} skipped ({why})")
                 continue
             if name == "TCPS" and not usable:
-                self._notes.append("protocol TCPS: the manifest has no TLS setting; check the port")
+                tls = True
+                self._notes.append(_TCPS_NOTE)
             usable.append((host, _child(address, "PORT")))
         if not usable:
             definition = self._definition
@@ -326,7 +335,7 @@ class _EntryReader:
         host_text, port_number = self._host(host), self._port(port)
         if host_text is None or port_number is None:
             return None
-        return host_text, port_number
+        return host_text, port_number, tls
 
     def _host(self, parameter: _Parameter) -> str | None:
         value = parameter.text or ""

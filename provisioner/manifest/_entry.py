@@ -192,7 +192,8 @@ def read_field(
 def _read_flag(spec: FieldSpec, node: ScalarNode, ctx: ReadContext, place: Place) -> bool | None:
     tag = scalar_tag(node)
     if tag != BOOL_TAG:
-        got = "nothing" if tag == NULL_TAG else f"{describe_node(node)} {show_scalar(node)}"
+        shown = show_scalar(node) if tag == STR_TAG else node.value
+        got = "nothing" if tag == NULL_TAG else f"{describe_node(node)} {shown}"
         ctx.report(node, place, spec.name, f"expected true or false, got {got}")
         return None
     return node.value.lower() in ("true", "yes", "on", "y")

@@ -72,6 +72,7 @@ def test_tnsnames_import_loads_as_a_manifest(tmp_path: Path) -> None:
     assert specs["ipv6db"].host == "2001:db8::15"
     assert specs["sales.eu"].password.reveal() == "value-of-ORACLE_PASSWORD_SALES_EU"
     assert list(specs)[:3] == ["finprod", "fintest", "findev"]
+    assert [name for name, spec in specs.items() if spec.tls] == ["crm"]  # its address is TCPS
 
 
 def test_tnsnames_output_says_where_it_came_from_and_what_to_set() -> None:

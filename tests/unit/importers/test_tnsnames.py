@@ -95,11 +95,18 @@ def test_notes_say_what_was_left_out() -> None:
     assert entries["HRPROD"].notes == ("1 more DESCRIPTION not imported (first one only)",)
     assert entries["BILLING"].notes == ("address at line 48 skipped (protocol IPC)",)
     assert entries["CRM"].notes == (
-        "protocol TCPS: the manifest has no TLS setting; check the port",
+        "protocol TCPS: imported as tls: true (sent as sslMode in the Basic Authentication "
+        "form; the connection-string form has no TLS keyword)",
     )
     assert entries["SALES.EU"].notes == ("SID SALESEU ignored: SERVICE_NAME is used",)
     assert entries["LOGISTICS"].notes == ("no PORT: Oracle's default 1521 is used",)
     assert entries["ORCL"].notes == ()
+
+
+def test_a_tcps_address_is_imported_with_tls() -> None:
+    entries = _by_alias(_fixture())
+    assert entries["CRM"].tls is True
+    assert not any(entry.tls for alias, entry in entries.items() if alias != "CRM")
 
 
 def test_crlf_and_tabs_parse_like_unix_text() -> None:
