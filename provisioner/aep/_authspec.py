@@ -110,17 +110,19 @@ def parse_oracle_spec(body: object) -> OracleSpec:
     return OracleSpec(forms=forms, others=tuple(others))
 
 
-async def read_auth(client: FlowClient, mode: AuthMode, *, sandbox: str) -> ChosenAuth:
+async def read_auth(
+    client: FlowClient, mode: AuthMode, *, sandbox: str, spec_id: str = ORACLE_SPEC_ID
+) -> ChosenAuth:
     """Read the org's Oracle spec once and choose the form (see :func:`choose_auth`).
 
     Raises:
         ConfigError: the spec is not there, offers neither form or not the forced one.
         ProvisionError: the spec could not be read (after the listing's retries).
     """
-    body = await client.get_connection_spec(ORACLE_SPEC_ID, sandbox=sandbox)
+    body = await client.get_connection_spec(spec_id, sandbox=sandbox)
     if body is None:
         raise ConfigError(
-            f"the org has no Oracle connection spec ({ORACLE_SPEC_ID}): GET /connectionSpecs "
+            f"the org has no Oracle connection spec ({spec_id}): GET /connectionSpecs/{spec_id} "
             "answered 404; nothing was sent"
         )
     chosen = choose_auth(parse_oracle_spec(body), mode)

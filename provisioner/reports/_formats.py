@@ -83,6 +83,8 @@ def write_markdown(report: Report, out: TextIO) -> None:
     """A heading with the run's facts, a summary table and a results table (GitHub style)."""
     out.write(f"# Provisioner report {_md(report.run_id)}\n\n")
     out.write(f"- manifest: {_md(report.manifest)}\n")
+    if report.auth_form is not None:
+        out.write(f"- auth form: {_md(report.auth_form)}\n")
     out.write(f"- started: {report.started_at.isoformat()}\n")
     out.write(f"- finished: {report.finished_at.isoformat()}\n\n")
     counts = report.summary.as_dict()

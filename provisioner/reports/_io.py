@@ -50,15 +50,19 @@ def _result_to_dict(result: Result) -> dict[str, object]:
 
 
 def report_to_dict(report: Report) -> dict[str, object]:
-    """The report as JSON-ready values, keys in the contract's order."""
-    return {
+    """The report as JSON-ready values, keys in the contract's order (``auth_form``, when
+    known, is an addition of the second edition)."""
+    data: dict[str, object] = {
         "run_id": report.run_id,
         "manifest": report.manifest,
         "started_at": report.started_at.isoformat(),
         "finished_at": report.finished_at.isoformat(),
-        "summary": report.summary.as_dict(),
-        "results": [_result_to_dict(r) for r in report.results],
     }
+    if report.auth_form is not None:
+        data["auth_form"] = report.auth_form
+    data["summary"] = report.summary.as_dict()
+    data["results"] = [_result_to_dict(r) for r in report.results]
+    return data
 
 
 def write_json(report: Report, out: TextIO) -> None:
@@ -221,6 +225,7 @@ def report_from_dict(data: object, *, source: str) -> Report:
         raise ConfigError(chk.issues[0])
     run_id = chk.text(obj, "run_id", "", nullable=False)
     manifest = chk.text(obj, "manifest", "", nullable=False)
+    auth_form = chk.text(obj, "auth_form", "", nullable=False) if "auth_form" in obj else None
     started_at = chk.timestamp(obj, "started_at")
     finished_at = chk.timestamp(obj, "finished_at")
     if started_at and finished_at and (started_at.tzinfo is None) != (finished_at.tzinfo is None):
@@ -238,6 +243,7 @@ def report_from_dict(data: object, *, source: str) -> Report:
         started_at=started_at,
         finished_at=finished_at,
         results=results,
+        auth_form=auth_form,
     )
 
 

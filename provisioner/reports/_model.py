@@ -96,6 +96,7 @@ class Report:
     started_at: datetime
     finished_at: datetime
     results: tuple[Result, ...]
+    auth_form: str | None = None  # the Oracle auth form sent (specName); None: not read
 
     @property
     def summary(self) -> Summary:

@@ -138,8 +138,11 @@ def write_text(report: Report, out: TextIO, *, manifest_hint: str | None = None)
     """
     out.write(
         f"Run {one_line(report.run_id)} on {one_line(report.manifest)}: "
-        f"{len(report.results)} entries{_seconds(report)}\n\n"
+        f"{len(report.results)} entries{_seconds(report)}\n"
     )
+    if report.auth_form is not None:
+        out.write(f"Auth form: {one_line(report.auth_form)}\n")
+    out.write("\n")
     _write_entries(report, out)
     _write_totals(report, out)
     _write_groups(

@@ -339,3 +339,35 @@ def _umask() -> int:
     mask = os.umask(0)
     os.umask(mask)
     return mask
+
+
+# --- auth form (second edition: additive) -----------------------------------------------------
+
+
+def test_auth_form_is_written_read_back_and_absent_when_unknown() -> None:
+    report = _report(auth_form="Basic Authentication")
+    data = report_to_dict(report)
+    assert list(data)[:5] == ["run_id", "manifest", "started_at", "finished_at", "auth_form"]
+    back = report_from_dict(json.loads(json.dumps(data)), source="r.json")
+    assert back.auth_form == "Basic Authentication"
+    assert "auth_form" not in report_to_dict(_report())  # a report of the first edition
+    assert report_from_dict(_data(), source="r.json").auth_form is None
+
+
+def test_auth_form_must_be_a_non_empty_string() -> None:
+    with pytest.raises(ConfigError, match="r.json: auth_form: expected a non-empty string"):
+        report_from_dict(_data(auth_form=""), source="r.json")
+
+
+def test_text_and_markdown_say_the_auth_form() -> None:
+    from provisioner.reports._formats import write_markdown
+    from provisioner.reports._text import write_text
+
+    text, md = io.StringIO(), io.StringIO()
+    write_text(_report(auth_form="ConnectionString"), text)
+    write_markdown(_report(auth_form="ConnectionString"), md)
+    assert text.getvalue().splitlines()[1] == "Auth form: ConnectionString"
+    assert "- auth form: ConnectionString\n" in md.getvalue()
+    plain = io.StringIO()
+    write_text(_report(), plain)
+    assert "Auth form" not in plain.getvalue()
