@@ -199,7 +199,7 @@ def _issues(
             column=None,
             where=f"{spec.name}: {field}",
             message=f"the org's Oracle spec ({chosen.form.value}) rejects param {param!r}: "
-            f"{_reason(error)}; nothing was sent",
+            f"{_reason(error)}",
         )
 
 
@@ -212,7 +212,7 @@ def _form_issue(file: str, spec: DatabaseSpec, chosen: ChosenAuth) -> ManifestIs
             where=f"{spec.name}: tls",
             message="tls: true cannot be sent in the ConnectionString form: Adobe documents "
             "no keyword for it (use --auth basic where the org offers Basic Authentication, "
-            "or remove tls); nothing was sent",
+            "or remove tls)",
         )
     return None
 

@@ -106,6 +106,7 @@ def _settings(
         ims_url=endpoint.ims_url,
         credentials=endpoint.credentials,
         target_key=endpoint.target_key,
+        auth=getattr(args, "auth", "auto"),
     )
 
 

@@ -33,6 +33,7 @@ from provisioner.importers import add_import_arguments, convert_inventory
 from provisioner.manifest import describe_manifest, load_manifest, manifest_schema
 from provisioner.reports import FORMATS, load_report, write_report
 from provisioner.settings import (
+    AUTH_MODES,
     DEFAULT_BACKOFF_BASE,
     DEFAULT_BACKOFF_CAP,
     DEFAULT_CONCURRENCY,
@@ -66,6 +67,12 @@ def _manifest_options(parser: argparse.ArgumentParser) -> None:
     _target_options(parser)
     parser.add_argument("--only", action="append", default=[], metavar="NAME")
     parser.add_argument("--retry-failed", action="store_true")
+    parser.add_argument(
+        "--auth",
+        choices=AUTH_MODES,
+        default="auto",
+        help="auth form of the Oracle spec to send; auto reads the org's spec [%(default)s]",
+    )
 
 
 def _add_run_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:

@@ -74,6 +74,7 @@ WHEN NEW.outcome IN ('created', 'existing', 'updated')
 BEGIN DELETE FROM intents WHERE target = NEW.target AND name = NEW.name; END;
 """
 
+_CONNECTION_STRING_FORM: Final = "ConnectionString"
 _COLUMNS: Final = "name, connection_id, outcome, attempts, last_error, fingerprint, created_by_us"
 
 _UPSERT: Final = """
@@ -201,9 +202,12 @@ class StateStore:
         row = self._conn.execute("SELECT value FROM meta WHERE key = 'fingerprint_key'").fetchone()
         return bytes(row[0])
 
-    def fingerprint(self, spec: DatabaseSpec) -> str:
-        """HMAC of everything that goes into the connection; no secret can be read back."""
-        fields = [
+    def fingerprint(self, spec: DatabaseSpec, form: str | None = None) -> str:
+        """HMAC of everything that goes into the connection; no secret can be read back.
+
+        ``form`` is the auth form sent (its specName). The connection-string form keeps the
+        format of earlier versions; the Basic form adds itself, the schema and tls."""
+        fields: list[object] = [
             spec.host,
             spec.port,
             spec.sid,
@@ -212,6 +216,8 @@ class StateStore:
             spec.password.reveal(),
             spec.description,
         ]
+        if form is not None and form != _CONNECTION_STRING_FORM:
+            fields += [form, spec.schema, spec.tls]
         message = _FIELDS.encode(fields).encode()
         return hmac.digest(self._key, message, hashlib.sha256).hex()  # one-shot, in C
 

@@ -176,6 +176,26 @@ def test_fingerprint_format_is_that_of_earlier_versions(db_path: Path) -> None:
     assert got == hmac.new(key, message, hashlib.sha256).hexdigest()
 
 
+def test_the_connection_string_form_keeps_the_format_of_earlier_versions(store: StateStore) -> None:
+    entry = spec("fin", schema="IGNORED")  # the schema is not sent in that form
+    assert store.fingerprint(entry, "ConnectionString") == store.fingerprint(spec("fin"))
+
+
+@pytest.mark.parametrize(
+    "change",
+    [{"schema": "HR"}, {"tls": True}, {"password": Secret("other")}, {"port": 2484}],
+    ids=lambda change: next(iter(change)),
+)
+def test_basic_fingerprint_covers_the_form_and_every_param(
+    store: StateStore, change: dict[str, object]
+) -> None:
+    base = spec("fin")
+    basic = store.fingerprint(base, "Basic Authentication")
+    assert basic != store.fingerprint(base, "ConnectionString")
+    changed = replace(base, **change)  # type: ignore[arg-type]
+    assert store.fingerprint(changed, "Basic Authentication") != basic
+
+
 def test_sid_and_service_name_with_the_same_value_differ(store: StateStore) -> None:
     by_sid = spec("fin", sid="ORCL", service_name=None)
     by_service = spec("fin", sid=None, service_name="ORCL")
