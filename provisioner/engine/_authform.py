@@ -1,0 +1,63 @@
+"""The auth form of a run: the org's Oracle spec is read once (before the listing) and every
+selected entry is checked against the chosen form's schema before the first write; a found
+connection of another form is reported, never rewritten into this run's form."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import structlog
+
+from provisioner.aep import AuthForm, Connection, FlowClient, check_entries, read_auth
+from provisioner.engine._pool import Job
+from provisioner.manifest import Manifest
+from provisioner.settings import Settings
+
+__all__ = ["choose_form", "form_conflict", "warn_other_forms"]
+
+log = structlog.get_logger(__name__)
+
+
+async def choose_form(
+    client: FlowClient, settings: Settings, manifest: Manifest, jobs: Sequence[Job]
+) -> AuthForm:
+    """The form this run sends.
+
+    Raises:
+        ConfigError: the spec is absent, offers neither form, or not the one ``--auth`` forces.
+        ManifestError: an entry's params break the form's schema (entry and field named).
+        ProvisionError: the spec could not be read, after the listing's retries.
+    """
+    chosen = await read_auth(client, settings.auth, sandbox=settings.default_sandbox)
+    specs = [job.spec for job in jobs if job.spec is not None]
+    check_entries(str(manifest.path), specs, chosen)
+    return chosen.form
+
+
+def form_conflict(found: Connection | None, form: AuthForm) -> str | None:
+    """Why a found connection cannot take this run's params (its auth form is another one)."""
+    if found is None or found.auth_form is None or found.auth_form == form.value:
+        return None
+    hint = "delete and recreate it to change its form"
+    if found.auth_form in tuple(AuthForm):
+        hint = f"run with --auth {AuthForm(found.auth_form).option} to update it, or {hint}"
+    return (
+        f"connection {found.id} uses the {found.auth_form} auth form and this run sends "
+        f"{form.value}; not rewritten: {hint}"
+    )
+
+
+def warn_other_forms(found: Sequence[Connection], form: AuthForm) -> int:
+    """Log each found connection whose form is not this run's; how many there were."""
+    count = 0
+    for connection in found:
+        if form_conflict(connection, form) is not None:
+            log.warning(
+                "auth_form_differs",
+                entry=connection.name,
+                connection_id=connection.id,
+                auth_form=connection.auth_form,
+                run_auth_form=form.value,
+            )
+            count += 1
+    return count
