@@ -230,3 +230,25 @@ async def test_an_absent_spec_is_a_clear_error(tmp_path: Path) -> None:
         with pytest.raises(ConfigError, match=r"no Oracle connection spec \(nope\)"):
             await read_auth(client, "auto", sandbox="prod", spec_id="nope")
         assert emu.state.stats.requests[RequestKind.SPEC] == 2  # a 404 is not retried
+
+
+@pytest.mark.parametrize(
+    ("param", "field", "rule", "reason"),
+    [
+        ("username", "user", {"type": "integer"}, "the spec wants a value of type integer"),
+        ("username", "user", {"enum": ["a"]}, "does not satisfy the spec's 'enum' rule"),
+        ("port", "port", {"exclusiveMaximum": 10}, "out of the range the spec allows "
+         "(exclusiveMaximum 10)"),
+    ],
+)  # fmt: skip
+def test_every_reason_is_worded_without_the_value(
+    param: str, field: str, rule: dict[str, object], reason: str
+) -> None:
+    schema = {"type": "object", "properties": {param: rule}}
+    chosen = choose_auth(parse_oracle_spec(body(("Basic Authentication", schema))), "basic")
+    with pytest.raises(ManifestError) as caught:
+        check_entries("m.yaml", [spec("hr", user="secret-user-name")], chosen)
+    (issue,) = caught.value.issues
+    assert issue.where == f"hr: {field}"
+    assert issue.message.endswith(f"rejects param {param!r}: {reason}")
+    assert "secret-user-name" not in str(caught.value)
