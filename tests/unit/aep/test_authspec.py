@@ -244,7 +244,7 @@ async def test_an_absent_spec_is_a_clear_error(tmp_path: Path) -> None:
 def test_every_reason_is_worded_without_the_value(
     param: str, field: str, rule: dict[str, object], reason: str
 ) -> None:
-    schema = {"type": "object", "properties": {param: rule}}
+    schema: dict[str, object] = {"type": "object", "properties": {param: rule}}
     chosen = choose_auth(parse_oracle_spec(body(("Basic Authentication", schema))), "basic")
     with pytest.raises(ManifestError) as caught:
         check_entries("m.yaml", [spec("hr", user="secret-user-name")], chosen)
