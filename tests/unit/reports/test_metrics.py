@@ -55,9 +55,9 @@ def _samples(text: str, *, drop: tuple[str, ...] = ()) -> Samples:
     }
 
 
-def _metrics(exit_code: int, **kw: object) -> RunMetrics:
+def _metrics(exit_code: int) -> RunMetrics:
     report = _report(("prod", Outcome.CREATED), ("prod", Outcome.FAILED), ("dev", Outcome.EXISTING))
-    return RunMetrics.of(report, exit_code=exit_code, **kw)  # type: ignore[arg-type]
+    return RunMetrics.of(report, exit_code=exit_code)
 
 
 def _success(samples: Samples, manifest: str = "nightly") -> float:
