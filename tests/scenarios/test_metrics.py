@@ -10,8 +10,10 @@ from pathlib import Path
 from typing import Any
 
 import aiohttp
+import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
+from provisioner.cli._main import main
 from provisioner.emulator._faults import FaultPlan
 from provisioner.emulator._server import RunningEmulator, running_emulator
 from tests.cliproc import CLI_ORG_ID, Finished, cli_env, run_cli
@@ -177,21 +179,27 @@ async def test_an_unusable_metrics_file_or_pushgateway_is_refused_before_anythin
     assert "Traceback" not in bad_path.stderr + is_dir.stderr + bad_url.stderr
 
 
-async def test_rollback_writes_its_own_run_to_the_textfile(tmp_path: Path) -> None:
-    manifest = write_manifest(tmp_path / "undo.yaml", ["hr", "sales"])
+def test_apply_then_rollback_in_process_with_both_sinks(
+    tmp_path: Path, pushgateway: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``apply --emulator`` and ``rollback --emulator`` in this process: rollback's run is its
+    own (deleted entries, 204 answers) and replaces apply's gauges in both sinks."""
+    monkeypatch.setenv("DB_PASSWORD", "db-password")
+    stem = f"undo-{free_port()}"
+    manifest = write_manifest(tmp_path / f"{stem}.yaml", ["hr", "sales"])
     report, prom = tmp_path / "r.json", tmp_path / "undo.prom"
-    state = ("--state", str(tmp_path / "state.db"), "--no-progress")
-    async with running_emulator(FaultPlan()) as emu:
-        env = cli_env(emu)
-        made = await run_cli("apply", str(manifest), *state, "--report", str(report), env=env)
-        assert made.code == 0, made.stderr[-2000:]
-        undone = await run_cli(
-            "rollback", str(report), "--yes", *state, "--report", str(tmp_path / "u.json"),
-            "--metrics-file", str(prom), env=env,
-        )  # fmt: skip
-    assert undone.code == 0, undone.stderr[-2000:]
-    gauges = _gauges(prom.read_text(encoding="utf-8"), "undo")
-    assert _entries(gauges)["deleted"] == 2
-    assert _one(gauges, "provisioner_run_exit_code", "undo") == 0
-    http = {dict(k)["code"]: v for (n, k), v in gauges.items() if n == "provisioner_http_responses"}
+    sinks = ("--metrics-file", str(prom), "--pushgateway", pushgateway, "--no-progress")
+    assert main(["apply", str(manifest), "--emulator", "--report", str(report), *sinks]) == 0
+    applied = _gauges(prom.read_text(encoding="utf-8"), stem)
+    assert _entries(applied)["created"] == 2
+    undo = ["rollback", str(report), "--emulator", "--yes", "--report", str(tmp_path / "u.json")]
+    assert main([*undo, *sinks]) == 0
+    textfile = _gauges(prom.read_text(encoding="utf-8"), stem)
+    assert textfile == _gauges(scraped_text(pushgateway), stem)
+    assert _entries(textfile)["deleted"] == 2
+    assert _entries(textfile)["created"] == 0
+    assert _one(textfile, "provisioner_run_exit_code", stem) == 0
+    http = {
+        dict(k)["code"]: v for (n, k), v in textfile.items() if n == "provisioner_http_responses"
+    }
     assert http == {"204": 2}

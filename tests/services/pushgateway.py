@@ -59,7 +59,8 @@ def pushgateway() -> Iterator[str]:
     url = f"http://127.0.0.1:{free_port()}"
     listen = url.removeprefix("http://")
     proc = subprocess.Popen(
-        [program, f"--web.listen-address={listen}"],
+        # Debian's build persists to /var/lib/prometheus by default: keep this one in memory.
+        [program, f"--web.listen-address={listen}", "--persistence.file="],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
     )
