@@ -5,6 +5,7 @@ run, a failed one again; a dead Pushgateway; an unusable --metrics-file."""
 from __future__ import annotations
 
 import json
+import signal
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -16,7 +17,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from provisioner.cli._main import main
 from provisioner.emulator._faults import FaultPlan
 from provisioner.emulator._server import RunningEmulator, running_emulator
-from tests.cliproc import CLI_ORG_ID, Finished, cli_env, run_cli
+from tests.cliproc import CLI_ORG_ID, Finished, cli_env, run_cli, start_cli
 from tests.emulator_caller import EmulatorCaller, oracle_body
 from tests.helpers import write_manifest
 from tests.services.pushgateway import free_port, scraped_text
@@ -203,3 +204,42 @@ def test_apply_then_rollback_in_process_with_both_sinks(
         dict(k)["code"]: v for (n, k), v in textfile.items() if n == "provisioner_http_responses"
     }
     assert http == {"204": 2}
+
+
+async def test_a_stopped_run_writes_exit_130_and_keeps_the_success_time(tmp_path: Path) -> None:
+    manifest = write_manifest(tmp_path / "stopped.yaml", [f"slow-{i:02d}" for i in range(40)])
+    report, prom = tmp_path / "report.json", tmp_path / "stopped.prom"
+    async with running_emulator(FaultPlan(latency={"create": 150.0})) as emu:
+        proc = await start_cli(
+            "apply", str(manifest), "--concurrency", "4", "--rate", "1000", "--log-format",
+            "json", "--report", str(report), "--metrics-file", str(prom), env=cli_env(emu),
+        )  # fmt: skip
+        assert proc.stderr is not None
+        while line := await proc.stderr.readline():
+            if b'"entry_finished"' in line:
+                proc.send_signal(signal.SIGINT)  # after the first entry is done
+                break
+        await proc.communicate()
+    assert proc.returncode == 130
+    gauges = _gauges(prom.read_text(encoding="utf-8"), "stopped")
+    assert _one(gauges, "provisioner_run_exit_code", "stopped") == 130
+    assert _one(gauges, SUCCESS, "stopped") == 0
+    summary = json.loads(report.read_text(encoding="utf-8"))["summary"]
+    assert _entries(gauges)["skipped"] == summary["skipped"] > 0
+    assert _entries(gauges)["created"] == summary["created"] > 0
+
+
+def test_a_textfile_of_another_manifest_is_replaced_with_this_ones_gauges(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """One file per manifest: a file written for another manifest holds no success time of
+    this one (0 is written) and is replaced."""
+    monkeypatch.setenv("DB_PASSWORD", "db-password")
+    prom = tmp_path / "shared.prom"
+    for stem in ("first", "second"):
+        manifest = write_manifest(tmp_path / f"{stem}.yaml", ["hr"])
+        args = ["apply", str(manifest), "--emulator", "--no-progress", "--metrics-file", str(prom)]
+        assert main([*args, "--report", str(tmp_path / f"{stem}.json")]) == 0
+    text = prom.read_text(encoding="utf-8")
+    assert _gauges(text, "first") == {}
+    assert _one(_gauges(text, "second"), "provisioner_run_exit_code", "second") == 0
