@@ -103,6 +103,10 @@ def _gauge(registry: CollectorRegistry, name: str, doc: str, *labels: str) -> Ga
     return Gauge(_PREFIX + name, doc, ["manifest", *labels], registry=registry)
 
 
+def _single(registry: CollectorRegistry, name: str, doc: str, manifest: str, value: float) -> None:
+    _gauge(registry, name, doc).labels(manifest).set(value)
+
+
 def metrics_registry(run: RunMetrics, *, last_success: float | None) -> CollectorRegistry:
     """A registry holding the run's gauges. ``last_success`` is the value the sink holds now
     (None: none yet); it is replaced by this run's end when the run exited 0."""
@@ -110,30 +114,20 @@ def metrics_registry(run: RunMetrics, *, last_success: float | None) -> Collecto
     name = run.manifest
     finished = run.finished_at.timestamp()
     success = finished if run.exit_code == 0 else (last_success or 0.0)
-    _gauge(registry, "last_run_timestamp_seconds", "When the last run ended (Unix time).").labels(
-        name
-    ).set(finished)
-    _gauge(
-        registry,
-        "last_success_timestamp_seconds",
-        "When the last run that exited 0 ended (0: never).",
-    ).labels(name).set(success)
-    duration = (run.finished_at - run.started_at).total_seconds()
-    _gauge(registry, "run_duration_seconds", "How long the last run took.").labels(name).set(
-        max(0.0, duration)
-    )
-    _gauge(
-        registry, "run_exit_code", "The last run's exit code (0 ok, 1 failed, 130 stopped)."
-    ).labels(name).set(run.exit_code)
+    duration = max(0.0, (run.finished_at - run.started_at).total_seconds())
+    _single(registry, "last_run_timestamp_seconds", "When the last run ended.", name, finished)
+    _single(registry, "last_success_timestamp_seconds", "When the last run that exited 0 "
+            "ended (0: none yet).", name, success)  # fmt: skip
+    _single(registry, "run_duration_seconds", "How long the last run took.", name, duration)
+    _single(registry, "run_exit_code", "The last run's exit code.", name, run.exit_code)
     entries = _gauge(registry, "entries", "The last run's entries by status.", "sandbox", "status")
     for (sandbox, status), count in sorted(run.entries.items()):
         entries.labels(name, sandbox, status).set(count)
     responses = _gauge(registry, "http_responses", "The last run's HTTP answers by status.", "code")
     for code, count in sorted(run.http_statuses.items()):
         responses.labels(name, str(code)).set(count)
-    _gauge(registry, "throttled_responses", "The last run's 429 and 503 answers.").labels(name).set(
-        run.throttled
-    )
+    _single(registry, "throttled_responses", "The last run's 429 and 503 answers.", name,
+            run.throttled)  # fmt: skip
     return registry
 
 
