@@ -173,6 +173,7 @@ class ApplyRun:
         self.results: dict[Key, Result] = {}
         self.interrupted = False
         self.requests: dict[str, int] = {}
+        self.statuses: dict[int, int] = {}  # HTTP answers by status (the client's own counts)
         self._observer = observer or NullObserver()
         self._sleep = sleep
         self._rng = rng
@@ -227,6 +228,7 @@ class ApplyRun:
             started_at=started,
             finished_at=datetime.now(UTC),
             results=tuple(self.results[key] for key in ordered),
+            http_statuses=dict(self.statuses),
         )
 
     async def _run(self, jobs: list[Job], orphans: list[Job], state: StateStore) -> None:
@@ -243,6 +245,7 @@ class ApplyRun:
             for name, fp in state.intents(self.settings.target(sandbox)).items():
                 self._intents[(sandbox, name)] = fp
         async with FlowClient(self.settings, pacer=self.pacer) as client:
+            self.statuses = client.statuses
             try:
                 await client.authenticate()
                 inventory = await list_inventory(client, {j.sandbox for j in chosen})
