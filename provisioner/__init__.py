@@ -11,11 +11,12 @@ from provisioner.engine import ApplyRun, RunOptions
 from provisioner.errors import (
     AuthError,
     ConfigError,
+    EntryError,
     LockedError,
     ManifestError,
     PermanentError,
     ProvisionerError,
-    ProvisionError,
+    ProvisionError,  # deprecated alias of EntryError
     RetryableError,
 )
 from provisioner.manifest import DatabaseSpec, Manifest, load_manifest
@@ -30,6 +31,7 @@ __all__ = [
     "ConfigError",
     "Credentials",
     "DatabaseSpec",
+    "EntryError",
     "FlowClient",
     "Limits",
     "LockedError",
@@ -37,7 +39,7 @@ __all__ = [
     "ManifestError",
     "Outcome",
     "PermanentError",
-    "ProvisionError",
+    "ProvisionError",  # deprecated alias of EntryError
     "ProvisionerError",
     "Report",
     "Result",

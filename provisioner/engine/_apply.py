@@ -21,7 +21,7 @@ from provisioner.engine._observer import NullObserver, RunObserver
 from provisioner.engine._pool import Job, JobKind, Pool, PoolConfig
 from provisioner.engine._provision import ConnectionProvisioner, ambiguous_message
 from provisioner.engine._state import RunLock, StateEntry, StateStore
-from provisioner.errors import ConfigError, ProvisionError
+from provisioner.errors import ConfigError, EntryError
 from provisioner.manifest import Manifest, effective_sandbox
 from provisioner.reports import Outcome, Report, Result
 from provisioner.settings import Settings
@@ -246,7 +246,7 @@ class ApplyRun:
             try:
                 await client.authenticate()
                 inventory = await list_inventory(client, {j.sandbox for j in chosen})
-            except ProvisionError as exc:  # an outage before anything was sent: say so per entry
+            except EntryError as exc:  # an outage before anything was sent: say so per entry
                 log.error("listing_failed", error=exc.message, http_status=exc.status)
                 for job in chosen:
                     self._record(_not_listed(job, exc))
@@ -376,7 +376,7 @@ def _surely_not_created(result: Result) -> bool:
     )
 
 
-def _not_listed(job: Job, exc: ProvisionError) -> Result:
+def _not_listed(job: Job, exc: EntryError) -> Result:
     return Result(
         name=job.name,
         sandbox=job.sandbox,
