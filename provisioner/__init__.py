@@ -6,6 +6,9 @@ public API for embedding a run in other Python code.
 
 from __future__ import annotations
 
+from provisioner import _startup  # noqa: F401  # first: structlog before rich (see _startup)
+
+# isort: split
 from provisioner.aep import FlowClient
 from provisioner.engine import ApplyRun, RunOptions
 from provisioner.errors import (
