@@ -55,6 +55,7 @@ class RunOptions:
     verify: bool = False
 
     def wants(self, name: str, known: StateEntry | None) -> bool:
+        """Whether this run acts on entry ``name`` (``known``: what the state remembers)."""
         if self.only and name not in self.only:
             return False
         if self.retry_failed:
@@ -194,11 +195,14 @@ class ApplyRun:
         return self._pool is not None
 
     def stop(self, *, now: bool = False) -> None:
+        """Stop the run gracefully (as SIGINT/SIGTERM do): no new entry starts, in-flight ones
+        finish (or are cancelled at once with ``now``), and ``execute`` still returns a report."""
         self.interrupted = True
         if self._pool is not None:
             self._pool.stop(now=now)
 
     async def execute(self) -> Report:
+        """Run the manifest: decide, create/adopt/update each entry, and return the report."""
         started = datetime.now(UTC)
         # Bound once: an event per entry then costs no logger set-up. Events go through the
         # structlog configuration in force when the run starts.
