@@ -28,7 +28,7 @@ from provisioner.cli._commands import (
 )
 from provisioner.cli._logs import LEVELS, configure_logging, default_log_format
 from provisioner.emulator import add_emulator_arguments, plan_from_args
-from provisioner.errors import ManifestError, ProvisionerError, ProvisionError
+from provisioner.errors import EntryError, ManifestError, ProvisionerError
 from provisioner.importers import add_import_arguments, convert_inventory
 from provisioner.manifest import describe_manifest, load_manifest, manifest_schema
 from provisioner.reports import FORMATS, load_report, write_report
@@ -166,7 +166,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ManifestError as exc:
         sys.stderr.write(f"{exc}\n{len(exc.issues)} problem(s); nothing was sent.\n")
         return EXIT_USAGE
-    except ProvisionError as exc:  # the API failed outside any entry (e.g. plan's listing)
+    except EntryError as exc:  # the API failed outside any entry (e.g. plan's listing)
         sys.stderr.write(f"error: {exc}\n")
         return EXIT_FAILED
     except ProvisionerError as exc:  # configuration, lock, credentials: nothing was sent

@@ -1,6 +1,6 @@
 """The report's JSON form: Report <-> dict, reading a report file back, and writing one atomically.
 
-The shape is the one in CONTRACT.md ("Report"), plus ``summary.updated`` and the result
+The shape is the one in docs/contract.md ("Report"), plus ``summary.updated`` and the result
 fields ``error_code``, ``verified`` and ``request_id``. Unknown keys are ignored so that a
 newer report renders.
 """
