@@ -11,7 +11,6 @@ from pathlib import Path
 import pytest
 
 from provisioner.errors import ConfigError
-from provisioner.reports._model import Outcome, Report, Result, Summary
 from provisioner.reports._io import (
     load_report,
     report_from_dict,
@@ -19,6 +18,7 @@ from provisioner.reports._io import (
     write_json,
     write_report_file,
 )
+from provisioner.reports._model import Outcome, Report, Result, Summary
 
 START = datetime(2024, 5, 1, 12, 0, 0, 123456, tzinfo=UTC)
 
@@ -355,7 +355,7 @@ def test_auth_form_is_written_read_back_and_absent_when_unknown() -> None:
 
 
 def test_auth_form_must_be_a_non_empty_string() -> None:
-    with pytest.raises(ConfigError, match="r.json: auth_form: expected a non-empty string"):
+    with pytest.raises(ConfigError, match=r"r\.json: auth_form: expected a non-empty string"):
         report_from_dict(_data(auth_form=""), source="r.json")
 
 
