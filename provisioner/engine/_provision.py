@@ -8,19 +8,16 @@ import dataclasses
 import structlog
 
 from provisioner.aep import FlowClient, connection_body, patch_ops
-from provisioner.engine._discover import Action, Decision, decide, lookup_name
-from provisioner.engine._pool import Job, JobKind, Provisioned
+from provisioner.engine._discover import lookup_name
+from provisioner.engine._domain import Action, Job, JobKind, ambiguous_message, decide
+from provisioner.engine._pool import Provisioned
 from provisioner.errors import PermanentError, ProvisionError, RetryableError
 from provisioner.manifest import DatabaseSpec
 from provisioner.reports import Outcome
 
-__all__ = ["ConnectionProvisioner", "ambiguous_message"]
+__all__ = ["ConnectionProvisioner"]
 
 log = structlog.get_logger(__name__)
-
-
-def ambiguous_message(decision: Decision) -> str:
-    return f"{len(decision.ids)} connections already have this name: {', '.join(decision.ids)}"
 
 
 def _spec(job: Job) -> DatabaseSpec:
