@@ -14,7 +14,7 @@ from typing import Protocol
 import structlog
 from structlog.contextvars import bind_contextvars
 
-from provisioner.aep import RetryBudget, Sleep, retry_delay
+from provisioner.aep import Retrier, RetryBudget, Sleep
 from provisioner.engine._domain import EntryKey, Job
 from provisioner.errors import PermanentError, ProvisionError, RetryableError
 from provisioner.reports import Outcome, Result
@@ -98,9 +98,7 @@ class Pool:
         self._config = config
         self._on_result = on_result
         self._budget = budget or RetryBudget()
-        self._sleep = sleep
-        self._rng = rng or random.Random()
-        self._rate_of = rate_of
+        self._retrier = Retrier(config.backoff, sleep=sleep, rng=rng, rate_of=rate_of)
         self._stopping = False
         self._wake = asyncio.Event()
         self._idle = asyncio.Event()
@@ -256,16 +254,7 @@ class Pool:
         return None
 
     async def _wait_before_retry(self, exc: RetryableError, attempt: int) -> None:
-        delay = retry_delay(exc, attempt, self._config.backoff, self._rng)
-        log.info(
-            "retry_scheduled",
-            attempt=attempt,
-            reason=exc.code or (f"HTTP {exc.status}" if exc.status else exc.message),
-            http_status=exc.status,
-            delay_s=round(delay, 3),
-            rate=round(self._rate_of(), 2),
-        )
-        await self._sleep(delay)
+        await self._retrier.wait(exc, attempt)
 
 
 def _ms_since(started: float) -> int:

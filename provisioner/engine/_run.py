@@ -23,7 +23,7 @@ from typing import Generic, Protocol, TypeVar
 import structlog
 from structlog.contextvars import bound_contextvars
 
-from provisioner.aep import FlowClient, RateController, RetryBudget, Sleep
+from provisioner.aep import ClientConfig, FlowClient, RateController, RetryBudget, Sleep
 from provisioner.engine._domain import EntryKey, Job
 from provisioner.engine._observer import NullObserver, RunObserver
 from provisioner.engine._pool import Pool, PoolConfig, Provisioner
@@ -177,7 +177,7 @@ class Run(Generic[T]):
         return self.strategy.outcome(self)
 
     async def _connected(self) -> None:
-        async with FlowClient(self.settings, pacer=self.pacer) as client:
+        async with FlowClient(ClientConfig.of(self.settings), pacer=self.pacer) as client:
             self._client = client
             try:
                 try:
