@@ -23,7 +23,7 @@ from provisioner.engine._rollback import (
     rollback_run,
     run_rollback,
 )
-from provisioner.engine._run import Run, StateUse, Strategy
+from provisioner.engine._run import ReadOnly, Run, StateUse, Strategy
 
 __all__ = [
     "Action",
@@ -37,6 +37,7 @@ __all__ = [
     "PlanRow",
     "PlanStrategy",
     "Remembered",
+    "ReadOnly",
     "RollbackStrategy",
     "Run",
     "RunObserver",

@@ -7,6 +7,7 @@ import asyncio
 import random
 from collections.abc import Mapping, Sequence
 from pathlib import Path
+from types import MappingProxyType
 
 import structlog
 
@@ -49,7 +50,7 @@ class ApplyStrategy:
     delete the connections this tool made whose entries left the manifest."""
 
     state_use = StateUse.WRITE
-    log_context: Mapping[str, str] = {}
+    log_context: Mapping[str, str] = MappingProxyType({})
 
     def __init__(self, manifest: Manifest, options: RunOptions) -> None:
         self.manifest = manifest
@@ -127,7 +128,7 @@ class ApplyStrategy:
         work: list[Job] = []
         for job in self._chosen:
             decision = decide(
-                inventory.named(job.sandbox, job.name),
+                inventory.named(job.key),
                 wanted=self._fingerprints.get(job.key),
                 remembered=remembered(self._known.get(job.key)),
             )
@@ -146,7 +147,7 @@ class ApplyStrategy:
         API says who did): a name another tool took meanwhile is never pruned as ours."""
         if job.key not in self._intents:
             return
-        creator = inventory.named(job.sandbox, job.name)[0].created_client
+        creator = inventory.named(job.key)[0].created_client
         if creator is not None and creator != run.settings.credentials.client_id:
             del self._intents[job.key]
 

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from typing import Final
 
 from provisioner.aep import Connection, FlowClient
+from provisioner.engine._domain import EntryKey
 from provisioner.settings import ORACLE_SPEC_ID
 
 __all__ = ["Inventory", "list_inventory", "lookup_name"]
@@ -27,8 +28,9 @@ class Inventory:
     by_sandbox: Mapping[str, Mapping[str, tuple[Connection, ...]]]
     pages: int
 
-    def named(self, sandbox: str, name: str) -> tuple[Connection, ...]:
-        return self.by_sandbox.get(sandbox, {}).get(name, ())
+    def named(self, key: EntryKey) -> tuple[Connection, ...]:
+        """The connections named exactly like the entry, in its sandbox."""
+        return self.by_sandbox.get(key.sandbox, {}).get(key.name, ())
 
 
 def _index(connections: Iterable[Connection]) -> dict[str, tuple[Connection, ...]]:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Final, TextIO
 
@@ -24,11 +24,10 @@ from provisioner.engine._entries import (
     remembered,
     resolve_jobs,
 )
-from provisioner.engine._run import Run, StateUse
+from provisioner.engine._run import ReadOnly, Run
 from provisioner.engine._state import StateEntry
-from provisioner.errors import ProvisionError
 from provisioner.manifest import Manifest
-from provisioner.reports import Outcome, Result
+from provisioner.reports import Outcome
 from provisioner.settings import Settings
 
 __all__ = ["PlanRow", "PlanStrategy", "run_plan", "write_plan"]
@@ -47,11 +46,8 @@ class PlanRow:
         return self.decision.action.value if self.decision else "skip"
 
 
-class PlanStrategy:
+class PlanStrategy(ReadOnly):
     """What ``apply`` would do, read from the state (without the run lock) and the API."""
-
-    state_use = StateUse.READ
-    log_context: Mapping[str, str] = {}
 
     def __init__(self, manifest: Manifest, options: RunOptions) -> None:
         self.manifest = manifest
@@ -78,18 +74,12 @@ class PlanStrategy:
         inventory = await list_inventory(run.client, {j.sandbox for j in self._chosen})
         self._decided = {
             j.key: decide(
-                inventory.named(j.sandbox, j.name),
+                inventory.named(j.key),
                 wanted=self._fingerprints.get(j.key),
                 remembered=remembered(self._known.get(j.key)),
             )
             for j in self._chosen
         }
-
-    def unreachable(self, run: Run[list[PlanRow]], exc: ProvisionError) -> None:
-        raise exc
-
-    def remember(self, run: Run[list[PlanRow]], result: Result) -> None:
-        """Plan sends nothing, so no entry ends."""
 
     def outcome(self, run: Run[list[PlanRow]]) -> list[PlanRow]:
         rows = [
@@ -113,7 +103,8 @@ def _outcome(row: StateEntry | None) -> Outcome | None:
 
 async def run_plan(manifest: Manifest, settings: Settings, options: RunOptions) -> list[PlanRow]:
     """The plan's rows: one per manifest entry, then one per orphan."""
-    return await Run(PlanStrategy(manifest, options), settings).execute()
+    run: Run[list[PlanRow]] = Run(PlanStrategy(manifest, options), settings)
+    return await run.execute()
 
 
 def _detail(row: PlanRow) -> str:

@@ -18,7 +18,8 @@ from collections.abc import Mapping, Sequence
 from contextlib import ExitStack
 from datetime import UTC, datetime
 from enum import StrEnum
-from typing import Generic, Protocol, TypeVar
+from types import MappingProxyType
+from typing import Any, Generic, Protocol, TypeVar
 
 import structlog
 from structlog.contextvars import bound_contextvars
@@ -32,7 +33,15 @@ from provisioner.errors import ProvisionError
 from provisioner.reports import Outcome, Report, Result
 from provisioner.settings import Settings
 
-__all__ = ["Run", "StateUse", "Strategy", "new_run_id", "pool_config", "skipped"]
+__all__ = [
+    "ReadOnly",
+    "Run",
+    "StateUse",
+    "Strategy",
+    "new_run_id",
+    "pool_config",
+    "skipped",
+]
 
 log = structlog.get_logger(__name__)
 
@@ -79,6 +88,21 @@ class Strategy(Protocol[T]):
     def outcome(self, run: Run[T]) -> T:
         """After the lock and the client are released: what the run returns."""
         ...
+
+
+class ReadOnly:
+    """Defaults for a strategy that sends no write (``plan``; ``explore``, which may set
+    ``state_use = StateUse.NONE``): the state is read without the lock, a failed
+    authentication stops the run, and no entry ends through the pool."""
+
+    state_use = StateUse.READ
+    log_context: Mapping[str, str] = MappingProxyType({})
+
+    def unreachable(self, run: Run[Any], exc: ProvisionError) -> None:
+        raise exc
+
+    def remember(self, run: Run[Any], result: Result) -> None:
+        """Nothing to keep: a read-only run records no outcome in the state."""
 
 
 def new_run_id() -> str:
