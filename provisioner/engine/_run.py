@@ -65,29 +65,23 @@ class Strategy(Protocol[T]):
     @property
     def log_context(self) -> Mapping[str, str]:
         """Extra fields bound to every log event of the run (besides ``run_id``)."""
-        ...
 
     def prepare(self, run: Run[T]) -> Sequence[Job]:
         """Before any request (the state is open, if used): every entry the run reports on,
         in report order. Its length is the total the observer is told."""
-        ...
 
     async def act(self, run: Run[T]) -> None:
         """With an authenticated client: list, decide, ``run.record`` what needs no request
         and ``await run.send(jobs, provisioner)`` the rest."""
-        ...
 
     def unreachable(self, run: Run[T], exc: ProvisionError) -> None:
         """Authentication failed, so nothing was sent: record it per entry, or re-raise."""
-        ...
 
     def remember(self, run: Run[T], result: Result) -> None:
         """An entry ended: keep the state up to date (``run.state``)."""
-        ...
 
     def outcome(self, run: Run[T]) -> T:
         """After the lock and the client are released: what the run returns."""
-        ...
 
 
 class ReadOnly:
