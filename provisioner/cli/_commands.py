@@ -21,8 +21,8 @@ from provisioner.engine import (
     ApplyRun,
     RunOptions,
     rollback_jobs,
+    rollback_run,
     run_plan,
-    run_rollback,
     write_plan,
 )
 from provisioner.errors import ConfigError
@@ -264,7 +264,10 @@ async def rollback_command(args: argparse.Namespace, env: Mapping[str, str]) -> 
     sinks = _metrics_sinks(args, env)
     async with _target(args, base_dir, env) as settings:
         observer = make_observer(not args.no_progress, stream=sys.stderr, description="rollback")
-        undone = await run_rollback(report, settings, observer=observer)
+        run = rollback_run(report, settings, observer=observer)
+        with _signals(run):
+            undone = await run.execute()
     path = settings.report_path or base_dir / "reports" / f"{undone.run_id}.json"
     _write_outputs(undone, path, "json", report.manifest)
-    return await _publish(undone, EXIT_OK if undone.ok else EXIT_FAILED, sinks)
+    code = EXIT_INTERRUPTED if run.interrupted else (EXIT_OK if undone.ok else EXIT_FAILED)
+    return await _publish(undone, code, sinks)
