@@ -20,7 +20,7 @@ from provisioner.engine._discover import Action, Decision, Inventory, decide, li
 from provisioner.engine._observer import NullObserver, RunObserver
 from provisioner.engine._pool import Job, JobKind, Pool, PoolConfig
 from provisioner.engine._provision import ConnectionProvisioner, ambiguous_message
-from provisioner.engine._state import RunLock, StateEntry, StateStore
+from provisioner.engine._state import State, StateEntry, open_state, run_lock
 from provisioner.errors import ConfigError, ProvisionError
 from provisioner.manifest import Manifest, effective_sandbox
 from provisioner.reports import Outcome, Report, Result
@@ -89,9 +89,7 @@ def resolve_jobs(
     return jobs
 
 
-def known_entries(
-    state: StateStore, settings: Settings, jobs: Sequence[Job]
-) -> dict[Key, StateEntry]:
+def known_entries(state: State, settings: Settings, jobs: Sequence[Job]) -> dict[Key, StateEntry]:
     """State rows for the jobs (each in its own sandbox's target)."""
     known: dict[Key, StateEntry] = {}
     for sandbox in {job.sandbox for job in jobs}:
@@ -100,7 +98,7 @@ def known_entries(
     return known
 
 
-def fingerprints(state: StateStore, jobs: Sequence[Job]) -> dict[Key, str]:
+def fingerprints(state: State, jobs: Sequence[Job]) -> dict[Key, str]:
     """Each job's fingerprint under the state's key (for drift: ``plan`` shows ``update``)."""
     return {(j.sandbox, j.name): state.fingerprint(j.spec) for j in jobs if j.spec is not None}
 
@@ -125,7 +123,7 @@ def decide_jobs(
 
 
 def orphan_jobs(
-    state: StateStore, settings: Settings, jobs: Sequence[Job], options: RunOptions
+    state: State, settings: Settings, jobs: Sequence[Job], options: RunOptions
 ) -> list[Job]:
     """Connections this tool created whose entries left the manifest: delete jobs."""
     if options.retry_failed:
@@ -177,7 +175,7 @@ class ApplyRun:
         self._sleep = sleep
         self._rng = rng
         self._pool: Pool | None = None
-        self._state: StateStore | None = None
+        self._state: State | None = None
         self._fingerprints: dict[Key, str] = {}
         self._intents: dict[Key, str | None] = {}  # creates sent earlier, outcome unrecorded
         self._log = log
@@ -207,8 +205,8 @@ class ApplyRun:
         orphans: list[Job] = []
         with (
             bound_contextvars(run_id=self.run_id),
-            RunLock(self.settings.state_path),
-            StateStore.open(self.settings.state_path) as state,
+            run_lock(self.settings),
+            open_state(self.settings) as state,
         ):
             self._state = state
             try:
@@ -229,7 +227,7 @@ class ApplyRun:
             results=tuple(self.results[key] for key in ordered),
         )
 
-    async def _run(self, jobs: list[Job], orphans: list[Job], state: StateStore) -> None:
+    async def _run(self, jobs: list[Job], orphans: list[Job], state: State) -> None:
         known = known_entries(state, self.settings, jobs)
         chosen: list[Job] = []
         self._observer.start(len(jobs) + len(orphans))
@@ -308,7 +306,7 @@ class ApplyRun:
         if creator is not None and creator != self.settings.credentials.client_id:
             del self._intents[key]
 
-    def _intend(self, state: StateStore, work: list[Job]) -> None:
+    def _intend(self, state: State, work: list[Job]) -> None:
         state.intend(
             (
                 (self.settings.target(job.sandbox), job.name, self._fingerprints.get(_key(job)))
@@ -318,7 +316,7 @@ class ApplyRun:
             run_id=self.run_id,
         )
 
-    def _drop_unmade_intents(self, state: StateStore, work: list[Job]) -> None:
+    def _drop_unmade_intents(self, state: State, work: list[Job]) -> None:
         """Intents of creates that were never sent, or that the API refused outright."""
         ended = (self.results.get(_key(job)) for job in work if job.kind is JobKind.CREATE)
         state.drop_intents(

@@ -17,7 +17,7 @@ from provisioner.engine._apply import (
 )
 from provisioner.engine._discover import Action, Decision, list_inventory
 from provisioner.engine._provision import ambiguous_message
-from provisioner.engine._state import StateStore
+from provisioner.engine._state import open_state
 from provisioner.manifest import Manifest
 from provisioner.settings import Settings
 
@@ -39,7 +39,7 @@ class PlanRow:
 
 async def run_plan(manifest: Manifest, settings: Settings, options: RunOptions) -> list[PlanRow]:
     jobs = resolve_jobs(manifest, settings.default_sandbox, options)
-    with StateStore.open(settings.state_path) as state:
+    with open_state(settings) as state:
         known = known_entries(state, settings, jobs)
         chosen = [j for j in jobs if options.wants(j.name, known.get((j.sandbox, j.name)))]
         prints = fingerprints(state, chosen)

@@ -12,7 +12,7 @@ from provisioner.engine._apply import new_run_id, pool_config
 from provisioner.engine._observer import NullObserver, RunObserver
 from provisioner.engine._pool import Job, JobKind, Pool
 from provisioner.engine._provision import ConnectionProvisioner
-from provisioner.engine._state import RunLock, StateStore
+from provisioner.engine._state import open_state, run_lock
 from provisioner.reports import Outcome, Report, Result
 from provisioner.settings import Settings
 
@@ -47,8 +47,8 @@ async def run_rollback(
     started = datetime.now(UTC)
     with (
         bound_contextvars(run_id=run_id, rollback_of=report.run_id),
-        RunLock(settings.state_path),
-        StateStore.open(settings.state_path) as state,
+        run_lock(settings),
+        open_state(settings) as state,
     ):
 
         def record(result: Result) -> None:

@@ -1,0 +1,1 @@
+"""Throwaway real services the tests start by themselves (PostgreSQL)."""
