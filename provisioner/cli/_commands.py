@@ -19,6 +19,8 @@ from provisioner.cli._progress import make_observer
 from provisioner.engine import (
     ApplyRun,
     RunOptions,
+    copy_state,
+    is_postgres_url,
     rollback_jobs,
     run_plan,
     run_rollback,
@@ -49,6 +51,7 @@ __all__ = [
     "apply_command",
     "plan_command",
     "rollback_command",
+    "state_copy_command",
 ]
 
 log = structlog.get_logger(__name__)
@@ -57,6 +60,7 @@ EXIT_OK: Final = 0
 EXIT_FAILED: Final = 1
 EXIT_USAGE: Final = 2
 EXIT_INTERRUPTED: Final = 130
+STATE_ENV: Final = "PROVISIONER_STATE"  # the state's path or URL when --state is not given
 _EMULATOR_CLIENT: Final = "provisioner-emulator"
 _EMULATOR_ORG: Final = "EMULATOR0000000000000000@AdobeOrg"
 
@@ -90,6 +94,8 @@ class _Endpoint:
 def _settings(
     args: argparse.Namespace, base_dir: Path, env: Mapping[str, str], endpoint: _Endpoint
 ) -> Settings:
+    state = (args.state or env.get(STATE_ENV, "")).strip()
+    state_url = Secret(state) if is_postgres_url(state) else None
     timeouts = Timeouts(request=args.timeout)
     if args.entry_deadline is not None:
         timeouts = Timeouts(request=args.timeout, entry=args.entry_deadline)
@@ -100,13 +106,41 @@ def _settings(
         backoff=Backoff(
             base=args.backoff_base, cap=args.backoff_cap, max_attempts=args.max_attempts
         ),
-        state_path=args.state or base_dir / ".provisioner" / "state.db",
+        state_path=Path(state)
+        if state and not state_url
+        else base_dir / ".provisioner" / "state.db",
+        state_url=state_url,
+        lock_wait=_lock_wait(args),
         report_path=getattr(args, "report", None),
         platform_url=endpoint.platform_url,
         ims_url=endpoint.ims_url,
         credentials=endpoint.credentials,
         target_key=endpoint.target_key,
     )
+
+
+def _lock_wait(args: argparse.Namespace) -> float:
+    wait: float = args.wait_lock
+    if not 0 <= wait < float("inf"):
+        raise ConfigError(f"--wait-lock must be a number of seconds >= 0, got {wait}")
+    return wait
+
+
+def state_copy_command(args: argparse.Namespace) -> int:
+    """``state copy FROM TO``: every row and the fingerprint key, both directions."""
+    done = copy_state(args.source.strip(), args.destination.strip())
+    log.info(
+        "state_copied",
+        source=done.source,
+        destination=done.destination,
+        entries=done.entries,
+        intents=done.intents,
+    )
+    sys.stdout.write(
+        f"copied {done.entries} entries and {done.intents} intents"
+        f" from {done.source} to {done.destination}\n"
+    )
+    return EXIT_OK
 
 
 def _url(env: Mapping[str, str], name: str, default: str) -> str:

@@ -39,13 +39,14 @@ from provisioner.engine._statebase import (
     Dump,
     Row,
     check_version,
+    describe_url,
     now_text,
     wait_for_lock,
 )
 from provisioner.errors import ConfigError, LockedError
 from provisioner.secrets import Secret
 
-__all__ = ["PgLock", "PgState", "describe_url"]
+__all__ = ["PgLock", "PgState"]
 
 CONNECT_TIMEOUT: Final = 10  # seconds
 _SCHEMA_LOCK: Final = 0x70726F76_0000_0001  # advisory lock held while the schema is set up
@@ -112,18 +113,6 @@ INSERT INTO provisioner_intents (target, name, fingerprint, run_id, at)
 VALUES (%s, %s, %s, %s, %s)
 ON CONFLICT (target, name) DO UPDATE SET
     fingerprint = EXCLUDED.fingerprint, run_id = EXCLUDED.run_id, at = EXCLUDED.at"""
-
-
-def describe_url(url: str) -> str:
-    """``host:port/database`` of a state URL: what errors and logs may show (no password)."""
-    try:
-        parts = urlsplit(url)
-        port = parts.port or 5432
-    except ValueError:
-        return "postgresql://(unreadable URL)"
-    host = parts.hostname or "localhost"
-    database = parts.path.lstrip("/") or (parts.username or "")
-    return f"{host}:{port}/{database}"
 
 
 def _scrub(text: str, url: str) -> str:

@@ -40,6 +40,7 @@ from provisioner.engine._statebase import (
     State,
     StateEntry,
     check_version,
+    is_postgres_url,
     now_text,
     wait_for_lock,
 )
@@ -124,12 +125,13 @@ def _upgrade(conn: sqlite3.Connection, where: str) -> None:
     has_meta = conn.execute(
         "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'meta'"
     ).fetchone()
-    found = 0
+    found, stamped = 0, False
     if has_meta:
         row = conn.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
+        stamped = row is not None
         found = int(row[0]) if row is not None else 1  # tables from before versions: 1
     check_version(where, found)
-    if found == SCHEMA_VERSION:
+    if stamped and found == SCHEMA_VERSION:
         return
     conn.execute("BEGIN IMMEDIATE")
     for version in range(found + 1, SCHEMA_VERSION + 1):
@@ -328,11 +330,6 @@ class RunLock:
                 os.ftruncate(self._fd, 0)
             os.close(self._fd)
             self._fd = None
-
-
-def is_postgres_url(text: str) -> bool:
-    """``--state`` names a PostgreSQL database (else it is a SQLite file's path)."""
-    return text.startswith(("postgresql://", "postgres://"))
 
 
 def open_state_at(location: Path | str) -> BufferedState:

@@ -24,6 +24,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from types import TracebackType
 from typing import Final, Protocol, Self, TypeVar
+from urllib.parse import urlsplit
 
 from provisioner.errors import ConfigError, LockedError
 from provisioner.manifest import DatabaseSpec
@@ -37,6 +38,8 @@ __all__ = [
     "State",
     "StateEntry",
     "check_version",
+    "describe_url",
+    "is_postgres_url",
     "wait_for_lock",
 ]
 
@@ -118,6 +121,23 @@ def check_version(where: str, found: int) -> None:
             f"{where}: the state has schema version {found}; this provisioner knows versions"
             f" up to {SCHEMA_VERSION}: upgrade provisioner (nothing was changed)"
         )
+
+
+def is_postgres_url(text: str) -> bool:
+    """``--state`` names a PostgreSQL database (else it is a SQLite file's path)."""
+    return text.startswith(("postgresql://", "postgres://"))
+
+
+def describe_url(url: str) -> str:
+    """``host:port/database`` of a state URL: what errors and logs may show (no password)."""
+    try:
+        parts = urlsplit(url)
+        port = parts.port or 5432
+    except ValueError:
+        return "postgresql://(unreadable URL)"
+    host = parts.hostname or "localhost"
+    database = parts.path.lstrip("/") or (parts.username or "")
+    return f"{host}:{port}/{database}"
 
 
 def now_text() -> str:
