@@ -28,7 +28,6 @@ CANARY = "CANARY-db-pw-91c2e7"
 async def _apply_as_host(
     emu: RunningEmulator, host_dir: Path, url: str, specs: list[DatabaseSpec]
 ) -> Report:
-    host_dir.mkdir(exist_ok=True)
     settings = dataclasses.replace(make_settings(emu, host_dir), state_url=Secret(url))
     return await ApplyRun(manifest(host_dir, specs), settings, RunOptions()).execute()
 
@@ -37,6 +36,8 @@ async def test_host_b_knows_what_host_a_did(
     emulator: RunningEmulator, tmp_path: Path, pg_url: str
 ) -> None:
     entries = many(20)
+    (tmp_path / "a").mkdir()
+    (tmp_path / "b").mkdir()
     first = await _apply_as_host(emulator, tmp_path / "a", pg_url, entries)
     assert first.summary.created == 20
     emulator.stats.clear()
