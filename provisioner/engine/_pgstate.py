@@ -19,6 +19,7 @@ The URL's password is held as a Secret; errors name the host, port and database 
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
 import secrets
@@ -375,5 +376,8 @@ class PgLock:
         self, t: type[BaseException] | None, e: BaseException | None, tb: TracebackType | None
     ) -> None:
         if self._conn is not None:
-            self._conn.close()  # the session's end releases the lock
+            # Released at once for whoever waits (the session's end would too, a little later).
+            with contextlib.suppress(psycopg.Error):
+                self._conn.execute("SELECT pg_advisory_unlock(%s)", (self.key,))
+            self._conn.close()
             self._conn = None
