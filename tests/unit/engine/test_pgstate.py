@@ -251,3 +251,14 @@ def test_psycopg_is_what_the_url_reaches(pg_url: str) -> None:
     with psycopg.connect(pg_url) as conn:
         tables = {row[0] for row in conn.execute("SELECT tablename FROM pg_tables")}
     assert {"provisioner_meta", "provisioner_entries", "provisioner_intents"} <= tables
+
+
+def test_no_right_to_create_the_tables_is_a_config_error(pg_server: PgServer) -> None:
+    pg_server.admin(
+        "CREATE SCHEMA IF NOT EXISTS locked_out; GRANT USAGE ON SCHEMA locked_out TO provisioner",
+        database="provisioner",
+    )
+    url = f"{pg_server.url}?options=-csearch_path%3Dlocked_out"
+    with pytest.raises(ConfigError, match=r"127\.0\.0\.1.*permission denied") as info:
+        PgState.open(url)
+    assert "pg-test-pw" not in str(info.value)

@@ -334,3 +334,37 @@ def test_without_a_wait_a_held_lock_is_refused_at_once(db_path: Path) -> None:
         RunLock(db_path, sleep=fake.sleep, clock=fake.clock).__enter__()
     assert fake.sleeps == []
     assert "waited" not in str(info.value)
+
+
+# --- intents, forget, orphans (both backends) --------------------------------------------------
+
+
+def test_intents_until_an_outcome_resolves_them(store: BufferedState) -> None:
+    store.intend([(TARGET, "fin", "fp-1"), (TARGET, "hr", None)], run_id="run-1")
+    assert store.intents(TARGET) == {"fin": "fp-1", "hr": None}
+    store.record(TARGET, created("fin"), run_id="run-1")
+    failed = Result(name="hr", sandbox="prod", status=Outcome.FAILED, error="HTTP 500")
+    store.record(TARGET, failed, run_id="run-1")
+    assert store.intents(TARGET) == {"hr": None}, "a failure leaves the intent (maybe sent)"
+    store.drop_intents([(TARGET, "hr")])
+    assert store.intents(TARGET) == {}
+
+
+def test_forget_drops_the_row_and_its_intent(store: BufferedState) -> None:
+    store.record(TARGET, created("fin"), run_id="run-1")
+    store.intend([(TARGET, "fin", None)], run_id="run-2")
+    store.forget(TARGET, "fin")
+    assert store.entries(TARGET) == {}
+    assert store.intents(TARGET) == {}
+
+
+def test_orphans_are_our_rows_under_the_base_that_keep_does_not_name(
+    store: BufferedState,
+) -> None:
+    base = "https://platform.adobe.io|ORG@AdobeOrg"
+    store.record(f"{base}|prod", created("fin"), run_id="run-1")
+    store.record(f"{base}|prod", created("kept"), run_id="run-1")
+    store.record(f"{base}|dev", created("hr", status=Outcome.EXISTING), run_id="run-1")
+    store.record(f"{base}-other|prod", created("ops"), run_id="run-1")
+    found = store.orphans(base, {(f"{base}|prod", "kept")})
+    assert [(target, entry.name) for target, entry in found] == [(f"{base}|prod", "fin")]
