@@ -25,7 +25,7 @@ import os
 import secrets
 import socket
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from datetime import datetime
 from types import TracebackType
 from typing import Final, Self
@@ -202,6 +202,16 @@ class PgState(BufferedState):
     def __repr__(self) -> str:
         return f"PgState({self.where!r})"
 
+    @contextlib.contextmanager
+    def _errors(self) -> Iterator[None]:
+        """A driver error (the server went away, a failover) as a ConfigError naming the
+        server, never the password."""
+        try:
+            yield
+        except psycopg.Error as exc:
+            reason = _scrub(str(exc), self._url.reveal())
+            raise ConfigError(f"state database {self.where}: {reason}") from None
+
     @classmethod
     def open(cls, url: str) -> PgState:
         conn = _connect(url)
@@ -219,7 +229,7 @@ class PgState(BufferedState):
     def _write_outcomes(self, rows: list[Row], now: str) -> None:
         keys = [(row[0], row[1]) for row in rows]
         resolved = [key for key, row in zip(keys, rows, strict=True) if row[3] in RESOLVED]
-        with self._conn.transaction():
+        with self._errors(), self._conn.transaction():
             if len(set(keys)) == len(keys):
                 columns = [list(column) for column in zip(*rows, strict=True)]
                 self._conn.execute(_UPSERT_MANY, (now, now, *columns))
@@ -237,35 +247,39 @@ class PgState(BufferedState):
         self._conn.close()
 
     def _select_entries(self, target: str) -> Iterable[Sequence[object]]:
-        return self._conn.execute(
-            f"SELECT {_COLUMNS} FROM provisioner_entries WHERE target = %s", (target,)
-        ).fetchall()
+        with self._errors():
+            return self._conn.execute(
+                f"SELECT {_COLUMNS} FROM provisioner_entries WHERE target = %s", (target,)
+            ).fetchall()
 
     def _select_orphans(self, base: str) -> Iterable[Sequence[object]]:
-        return self._conn.execute(
-            f"SELECT target, {_COLUMNS} FROM provisioner_entries"
-            " WHERE left(target, %s) = %s AND created_by_us AND connection_id IS NOT NULL"
-            " ORDER BY target, name",
-            (len(base) + 1, base + "|"),
-        ).fetchall()
+        with self._errors():
+            return self._conn.execute(
+                f"SELECT target, {_COLUMNS} FROM provisioner_entries"
+                " WHERE left(target, %s) = %s AND created_by_us AND connection_id IS NOT NULL"
+                " ORDER BY target, name",
+                (len(base) + 1, base + "|"),
+            ).fetchall()
 
     def _write_intents(self, rows: list[tuple[str, str, str | None]], run_id: str) -> None:
         now = now_text()
-        with self._conn.transaction(), self._conn.cursor() as cur:
+        with self._errors(), self._conn.transaction(), self._conn.cursor() as cur:
             cur.executemany(_INTEND, [(t, n, fp, run_id, now) for t, n, fp in rows])
 
     def _delete_intents(self, rows: list[tuple[str, str]]) -> None:
         if rows:
             targets, names = zip(*rows, strict=True)
-            self._conn.execute(_RESOLVE, (list(targets), list(names)))
+            with self._errors():
+                self._conn.execute(_RESOLVE, (list(targets), list(names)))
 
     def _select_intents(self, target: str) -> Iterable[Sequence[object]]:
-        return self._conn.execute(
-            "SELECT name, fingerprint FROM provisioner_intents WHERE target = %s", (target,)
-        ).fetchall()
+        with self._errors():
+            return self._conn.execute(
+                "SELECT name, fingerprint FROM provisioner_intents WHERE target = %s", (target,)
+            ).fetchall()
 
     def _delete_entry(self, target: str, name: str) -> None:
-        with self._conn.transaction():
+        with self._errors(), self._conn.transaction():
             for table in ("provisioner_entries", "provisioner_intents"):
                 self._conn.execute(
                     f"DELETE FROM {table} WHERE target = %s AND name = %s",

@@ -26,6 +26,8 @@ from types import TracebackType
 from typing import Final, Protocol, Self, TypeVar
 from urllib.parse import urlsplit
 
+import structlog
+
 from provisioner.errors import ConfigError, LockedError
 from provisioner.manifest import DatabaseSpec
 from provisioner.reports import Outcome, Result
@@ -42,6 +44,8 @@ __all__ = [
     "is_postgres_url",
     "wait_for_lock",
 ]
+
+log = structlog.get_logger(__name__)
 
 COMMIT_EVERY: Final = 0.5  # seconds an outcome row may wait for its commit
 SCHEMA_VERSION: Final = 1  # the state's schema version this code writes and reads
@@ -232,18 +236,29 @@ class BufferedState(ABC):
 
     def _commit_soon(self) -> None:
         """Commit now if the last commit is ``COMMIT_EVERY`` old; else at most that much later
-        (a timer on the running loop; at once when there is no loop)."""
-        if time.monotonic() - self._last_commit >= COMMIT_EVERY:
-            self.commit()
-            return
-        if self._timer is not None:
-            return
+        (a timer on the running loop; at once when there is no loop). Inside a run a failed
+        commit is logged and tried again a period later (its rows wait in memory); ``close``
+        raises it if it still fails."""
         try:
             loop = asyncio.get_running_loop()
         except RuntimeError:
             self.commit()
             return
-        self._timer = loop.call_later(COMMIT_EVERY, self.commit)
+        if self._timer is None and time.monotonic() - self._last_commit >= COMMIT_EVERY:
+            self._commit_or_retry()
+        elif self._timer is None:
+            self._timer = loop.call_later(COMMIT_EVERY, self._commit_or_retry)
+
+    def _commit_or_retry(self) -> None:
+        if self._timer is not None:
+            self._timer.cancel()  # (a no-op when it is the timer that called)
+            self._timer = None
+        try:
+            self.commit()
+        except ConfigError as exc:
+            log.error("state_commit_failed", error=str(exc), waiting_rows=len(self._pending))
+            loop = asyncio.get_running_loop()
+            self._timer = loop.call_later(COMMIT_EVERY, self._commit_or_retry)
 
     def _write_pending(self) -> None:
         if self._pending:

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import psycopg
 import pytest
+from structlog.testing import capture_logs
 
 from provisioner.engine._pgstate import PgLock, PgState, lock_key
 from provisioner.engine._state import StateStore, open_state_at
@@ -261,4 +262,23 @@ def test_no_right_to_create_the_tables_is_a_config_error(pg_server: PgServer) ->
     url = f"{pg_server.url}?options=-csearch_path%3Dlocked_out"
     with pytest.raises(ConfigError, match=r"127\.0\.0\.1.*permission denied") as info:
         PgState.open(url)
+    assert "pg-test-pw" not in str(info.value)
+
+
+async def test_a_lost_server_mid_run_keeps_the_rows_and_says_where(
+    pg_url: str, pg_server: PgServer
+) -> None:
+    state = PgState.open(pg_url)
+    row = state._conn.execute("SELECT pg_backend_pid()").fetchone()
+    assert row is not None
+    pg_server.admin(f"SELECT pg_terminate_backend({row[0]})")
+    with capture_logs() as logs:
+        state.record(TARGET, created("fin"), run_id="r1")  # within the period: a timer
+        state._commit_or_retry()  # the timer fires: the server is gone
+    assert [e["event"] for e in logs] == ["state_commit_failed"]
+    assert "127.0.0.1" in logs[0]["error"]
+    assert "pg-test-pw" not in repr(logs)
+    assert len(state._pending) == 1, "the row waits for the next try"
+    with pytest.raises(ConfigError, match=r"state database 127\.0\.0\.1") as info:
+        state.close()
     assert "pg-test-pw" not in str(info.value)
