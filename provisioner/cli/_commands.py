@@ -96,6 +96,11 @@ def _settings(
 ) -> Settings:
     state = (args.state or env.get(STATE_ENV, "")).strip()
     state_url = Secret(state) if is_postgres_url(state) else None
+    if "://" in state and state_url is None:  # only the scheme is shown: the rest may be secret
+        scheme = state.split("://", 1)[0]
+        raise ConfigError(
+            f"--state: {scheme}:// is not a state backend; use a SQLite path or a postgresql:// URL"
+        )
     timeouts = Timeouts(request=args.timeout)
     if args.entry_deadline is not None:
         timeouts = Timeouts(request=args.timeout, entry=args.entry_deadline)

@@ -131,6 +131,8 @@ def _scrub(text: str, url: str) -> str:
 def _connect(url: str) -> psycopg.Connection[tuple[object, ...]]:
     """A connection in autocommit mode, or ConfigError naming the server (never the password)."""
     where = describe_url(url)
+    scheme, sep, rest = url.partition("://")
+    url = scheme.lower() + sep + rest  # libpq knows the scheme in lower case only
     try:
         psycopg.conninfo.conninfo_to_dict(url)
     except psycopg.Error:

@@ -129,7 +129,7 @@ def check_version(where: str, found: int) -> None:
 
 def is_postgres_url(text: str) -> bool:
     """``--state`` names a PostgreSQL database (else it is a SQLite file's path)."""
-    return text.startswith(("postgresql://", "postgres://"))
+    return text[:13].lower().startswith(("postgresql://", "postgres://"))
 
 
 def describe_url(url: str) -> str:

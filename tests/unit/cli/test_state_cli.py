@@ -124,3 +124,20 @@ async def test_no_log_line_holds_the_state_password(tmp_path: Path, pg_url: str)
     assert PASSWORD not in done.stderr
     assert PASSWORD not in done.stdout
     assert PASSWORD not in (tmp_path / "r.json").read_text()
+
+
+def test_a_url_of_another_kind_is_refused_showing_only_its_scheme(
+    small_manifest: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert _apply(small_manifest, "--state", f"mysql://u:{CANARY}@h/db") == 2
+    err = capsys.readouterr().err
+    assert "mysql:// is not a state backend" in err
+    assert CANARY not in err
+
+
+def test_the_url_scheme_is_read_in_any_case(
+    small_manifest: Path, pg_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("PROVISIONER_STATE", "POSTGRESQL" + pg_url[len("postgresql") :])
+    assert _apply(small_manifest) == 0
+    assert not (small_manifest.parent / ".provisioner" / "state.db").exists()
