@@ -382,5 +382,7 @@ def wait_for_lock(
                 if wait > 0:
                     raise LockedError(f"{exc} (waited {wait:g} s)") from None
                 raise
+            if delay == LOCK_FIRST_DELAY:
+                log.info("lock_waiting", held_by=str(exc), wait_s=wait)
         sleep(min(delay, left))
         delay = min(delay * 2, LOCK_MAX_DELAY)

@@ -73,6 +73,13 @@ async def _started(proc: asyncio.subprocess.Process, entries: int) -> None:
         finished += b'"entry_finished"' in line
 
 
+async def _logged(proc: asyncio.subprocess.Process, event: bytes) -> None:
+    """Read the run's log until ``event`` appears."""
+    assert proc.stderr is not None
+    while event not in (line := await proc.stderr.readline()):
+        assert line, "the run ended before it logged the event"
+
+
 async def _drain(proc: asyncio.subprocess.Process) -> int:
     assert proc.stderr is not None
     await proc.stderr.read()
@@ -103,6 +110,7 @@ async def test_two_runs_at_once_on_one_url_never_both_create(tmp_path: Path, pg_
         waiting = await start_cli(
             *_args(host_b, "--wait-lock", "120"), env=env, stdout=asyncio.subprocess.DEVNULL
         )
+        await _logged(waiting, b'"lock_waiting"')  # B waits for A's lock
         first.send_signal(signal.SIGCONT)
         assert await _drain(first) == 0
         assert await _drain(waiting) == 0
