@@ -1,18 +1,22 @@
-# provisioner: a slim, non-root image; dependencies pinned by the lock file.
-#   uv export --frozen --no-dev --no-emit-project -o requirements.txt   (from uv.lock)
+# provisioner: a slim, non-root image; dependencies pinned (with hashes) by the lock file.
 #   docker build -t provisioner .
+# The build stage exports uv.lock's runtime pins and builds the project's wheel; the image
+# installs both with deploy/install.sh, the command tests/unit/test_deploy.py runs.
 FROM python:3.11-slim AS build
+RUN pip install --no-cache-dir uv
 WORKDIR /src
-COPY pyproject.toml README.md ./
+COPY pyproject.toml uv.lock README.md ./
 COPY provisioner ./provisioner
-RUN pip wheel --no-cache-dir --no-deps --wheel-dir /wheels .
+RUN mkdir /out \
+    && uv export --frozen --no-dev --no-emit-project -o /out/requirements.txt \
+    && pip wheel --no-cache-dir --no-deps --wheel-dir /out .
 
 FROM python:3.11-slim
 ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1
 RUN useradd --uid 10001 --create-home --shell /usr/sbin/nologin provisioner
-COPY requirements.txt deploy/install.sh /tmp/install/
-COPY --from=build /wheels /tmp/install/wheels
-RUN sh /tmp/install/install.sh /tmp/install/requirements.txt /tmp/install/wheels/provisioner-*.whl \
+COPY deploy/install.sh /tmp/install/
+COPY --from=build /out /tmp/install/
+RUN sh /tmp/install/install.sh /tmp/install/requirements.txt /tmp/install/provisioner-*.whl \
     && rm -rf /tmp/install
 USER 10001
 WORKDIR /home/provisioner

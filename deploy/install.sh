@@ -1,9 +1,10 @@
 #!/bin/sh
 # Installs provisioner from a wheel with exactly the pinned dependencies of the lock file:
 #   deploy/install.sh REQUIREMENTS WHEEL
-# REQUIREMENTS is the lock file exported without hashes of the project itself
-# (uv export --frozen --no-dev --no-emit-project -o requirements.txt). The Dockerfile runs
-# this; tests/unit/test_deploy.py runs it too (into a throwaway virtualenv).
+# REQUIREMENTS: the lock file's runtime pins, without the project itself
+# (uv export --frozen --no-dev --no-emit-project -o requirements.txt; with hashes, pip checks
+# them). The Dockerfile runs this; tests/unit/test_deploy.py runs it too (into a throwaway
+# virtualenv).
 set -eu
 pip install --no-cache-dir --no-deps --only-binary=:all: -r "$1"
 pip install --no-cache-dir --no-deps "$2"

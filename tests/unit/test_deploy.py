@@ -3,11 +3,17 @@ and installs through deploy/install.sh (the command this test runs)."""
 
 from __future__ import annotations
 
+import os
 import subprocess
+import sys
+from importlib import metadata
 from pathlib import Path
 from typing import Any
 
+import pytest
 import yaml
+from packaging.requirements import Requirement
+from packaging.utils import canonicalize_name
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -78,3 +84,56 @@ def test_the_install_script_is_valid_shell_that_pins_and_checks() -> None:
     text = script.read_text()
     assert "--no-deps" in text, "only the lock file's pins are installed"
     assert "pip check" in text
+
+
+def _runtime_requirements() -> str:
+    """The pins to install: ``requirements.txt`` exported from the lock file when it is there,
+    else the versions installed here of provisioner's runtime dependencies (and theirs)."""
+    exported = ROOT / "requirements.txt"
+    if exported.exists():
+        return exported.read_text()
+    pins: dict[str, str] = {}
+    todo = [str(r) for r in metadata.requires("provisioner") or []]
+    while todo:
+        req = Requirement(todo.pop())
+        if req.marker is not None and not req.marker.evaluate({"extra": ""}):
+            continue
+        dist = metadata.distribution(req.name)
+        name = canonicalize_name(req.name)
+        if name in pins:
+            continue
+        pins[name] = dist.version
+        todo += [str(r) for r in dist.requires or []]
+        todo += [f"{req.name}-{extra}" for extra in req.extras if extra == "binary"]
+    return "".join(f"{name}=={version}\n" for name, version in sorted(pins.items()))
+
+
+@pytest.mark.timeout(600)
+def test_the_install_step_gives_a_working_provisioner(tmp_path: Path) -> None:
+    """What the Dockerfile runs: deploy/install.sh with the pins and the project's wheel."""
+    wheels = tmp_path / "wheels"
+    subprocess.run(
+        [sys.executable, "-m", "pip", "wheel", "--quiet", "--no-deps", "-w", str(wheels),
+         str(ROOT)],
+        check=True,
+    )  # fmt: skip
+    (wheel,) = wheels.glob("provisioner-*.whl")
+    requirements = tmp_path / "requirements.txt"
+    requirements.write_text(_runtime_requirements())
+    venv = tmp_path / "venv"
+    subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
+    env = {**os.environ, "PATH": f"{venv / 'bin'}{os.pathsep}{os.environ['PATH']}"}
+    env.pop("PYTHONPATH", None)
+    subprocess.run(
+        ["sh", str(ROOT / "deploy/install.sh"), str(requirements), str(wheel)],
+        check=True,
+        env=env,
+        cwd=tmp_path,
+        capture_output=True,
+    )
+    done = subprocess.run(
+        [str(venv / "bin/provisioner"), "--version"], env=env, capture_output=True, text=True
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.startswith("provisioner ")
+    subprocess.run([str(venv / "bin/python"), "-c", "import psycopg"], check=True, env=env)
