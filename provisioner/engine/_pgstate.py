@@ -10,9 +10,7 @@ round trip on a loopback or LAN server (reads at the start of a run, the intents
 first create, outcome rows in groups at most ``COMMIT_EVERY`` seconds apart), so it blocks the
 loop for about as long as the SQLite file's fsync would.
 
-The run lock is a session-level ``pg_try_advisory_lock`` keyed by a hash of the target, taken
-on a connection of its own that lives as long as the run: the server drops it when that session
-ends, so a ``kill -9`` (or a lost host) never leaves it stuck.
+The run lock (``_pglock``) is a session-level advisory lock on a connection of its own.
 
 The URL's password is held as a Secret; errors name the host, port and database only.
 """
@@ -20,15 +18,12 @@ The URL's password is held as a Secret; errors name the host, port and database 
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import os
 import secrets
 import socket
-import time
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from datetime import datetime
-from types import TracebackType
-from typing import Final, Self
+from typing import Final
 from urllib.parse import unquote, urlsplit
 
 import psycopg
@@ -42,12 +37,11 @@ from provisioner.engine._statebase import (
     check_version,
     describe_url,
     now_text,
-    wait_for_lock,
 )
-from provisioner.errors import ConfigError, LockedError
+from provisioner.errors import ConfigError
 from provisioner.secrets import Secret
 
-__all__ = ["PgLock", "PgState"]
+__all__ = ["PgState", "connect"]
 
 CONNECT_TIMEOUT: Final = 10  # seconds
 _SCHEMA_LOCK: Final = 0x70726F76_0000_0001  # advisory lock held while the schema is set up
@@ -128,7 +122,7 @@ def _scrub(text: str, url: str) -> str:
     return first
 
 
-def _connect(url: str) -> psycopg.Connection[tuple[object, ...]]:
+def connect(url: str) -> psycopg.Connection[tuple[object, ...]]:
     """A connection in autocommit mode, or ConfigError naming the server (never the password)."""
     where = describe_url(url)
     scheme, sep, rest = url.partition("://")
@@ -216,7 +210,7 @@ class PgState(BufferedState):
 
     @classmethod
     def open(cls, url: str) -> PgState:
-        conn = _connect(url)
+        conn = connect(url)
         try:
             _upgrade(conn, f"state database {describe_url(url)}")
         except psycopg.Error as exc:
@@ -329,71 +323,3 @@ class PgState(BufferedState):
             )
             cur.executemany(_INTEND, dump.intents)
         self._key = dump.key
-
-
-def lock_key(target: str) -> int:
-    """The advisory lock's 64-bit key for a target (signed, as PostgreSQL's bigint)."""
-    digest = hashlib.sha256(b"provisioner run lock\0" + target.encode()).digest()
-    return int.from_bytes(digest[:8], "big", signed=True)
-
-
-class PgLock:
-    """The run lock of one target in a PostgreSQL state, on a connection of its own."""
-
-    def __init__(
-        self,
-        url: str,
-        target: str,
-        *,
-        wait: float = 0.0,
-        sleep: Callable[[float], object] = time.sleep,
-        clock: Callable[[], float] = time.monotonic,
-    ) -> None:
-        self._url = Secret(url)
-        self.where = describe_url(url)
-        self.target = target
-        self.key = lock_key(target)
-        self._wait = wait
-        self._sleep = sleep
-        self._clock = clock
-        self._conn: psycopg.Connection[tuple[object, ...]] | None = None
-
-    def __repr__(self) -> str:
-        return f"PgLock({self.where!r}, {self.target!r})"
-
-    def _try(self) -> None:
-        assert self._conn is not None
-        row = self._conn.execute("SELECT pg_try_advisory_lock(%s)", (self.key,)).fetchone()
-        if row is not None and row[0] is True:
-            return
-        holder = self._conn.execute(
-            "SELECT a.application_name FROM pg_locks l JOIN pg_stat_activity a USING (pid)"
-            " WHERE l.locktype = 'advisory' AND l.granted AND l.objsubid = 1"
-            " AND l.classid::bigint = %s AND l.objid::bigint = %s",
-            ((self.key >> 32) & 0xFFFFFFFF, self.key & 0xFFFFFFFF),
-        ).fetchone()
-        who = str(holder[0]) if holder and holder[0] else "another session"
-        raise LockedError(
-            f"state database {self.where}: another run ({who}) holds the lock of target"
-            f" {self.target}"
-        )
-
-    def __enter__(self) -> Self:
-        self._conn = _connect(self._url.reveal())
-        try:
-            wait_for_lock(self._try, self._wait, sleep=self._sleep, clock=self._clock)
-        except BaseException:
-            self._conn.close()
-            self._conn = None
-            raise
-        return self
-
-    def __exit__(
-        self, t: type[BaseException] | None, e: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        if self._conn is not None:
-            # Released at once for whoever waits (the session's end would too, a little later).
-            with contextlib.suppress(psycopg.Error):
-                self._conn.execute("SELECT pg_advisory_unlock(%s)", (self.key,))
-            self._conn.close()
-            self._conn = None

@@ -355,7 +355,7 @@ def run_lock(
 ) -> AbstractContextManager[object]:
     """The run lock of the settings' state and target, waiting up to ``settings.lock_wait``."""
     if settings.state_url is not None:
-        from provisioner.engine._pgstate import PgLock
+        from provisioner.engine._pglock import PgLock
 
         return PgLock(
             settings.state_url.reveal(),

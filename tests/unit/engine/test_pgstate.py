@@ -10,7 +10,8 @@ import psycopg
 import pytest
 from structlog.testing import capture_logs
 
-from provisioner.engine._pgstate import PgLock, PgState, lock_key
+from provisioner.engine._pglock import PgLock, lock_key
+from provisioner.engine._pgstate import PgState
 from provisioner.engine._state import StateStore, open_state_at
 from provisioner.engine._statebase import describe_url
 from provisioner.engine._statecopy import copy_state
