@@ -131,9 +131,13 @@ def _lock_wait(args: argparse.Namespace) -> float:
     return wait
 
 
-def state_copy_command(args: argparse.Namespace) -> int:
-    """``state copy FROM TO``: every row and the fingerprint key, both directions."""
-    done = copy_state(args.source.strip(), args.destination.strip())
+def state_copy_command(args: argparse.Namespace, env: Mapping[str, str]) -> int:
+    """``state copy FROM [TO]``: every row and the fingerprint key, both directions; TO is
+    ``PROVISIONER_STATE`` when not given (a URL there stays off the command line)."""
+    destination = (args.destination or env.get(STATE_ENV, "")).strip()
+    if not destination:
+        raise ConfigError(f"state copy: give TO, or set {STATE_ENV}")
+    done = copy_state(args.source.strip(), destination)
     log.info(
         "state_copied",
         source=done.source,

@@ -114,7 +114,8 @@ def build_parser() -> argparse.ArgumentParser:
     )
     copy = state.add_parser("copy", help="copy a state between SQLite and PostgreSQL")
     copy.add_argument("source", metavar="FROM", help="SQLite path or postgresql:// URL")
-    copy.add_argument("destination", metavar="TO", help="SQLite path or postgresql:// URL")
+    copy.add_argument("destination", metavar="TO", nargs="?", default=None,
+                      help="as FROM (default: env PROVISIONER_STATE)")  # fmt: skip
     importer = sub.add_parser("import", help="write a manifest from an inventory CSV/tnsnames.ora")
     add_import_arguments(importer)
     return parser
@@ -140,7 +141,7 @@ def _dispatch(args: argparse.Namespace) -> int:
         plan = plan_from_args(args)
         eventloop.run(env, lambda: serve(args.host, args.port, plan, args.db))
     elif command == "state":
-        return state_copy_command(args)
+        return state_copy_command(args, env)
     elif command == "rollback":
         return eventloop.run(env, lambda: rollback_command(args, env))
     else:

@@ -41,11 +41,14 @@ def test_the_cronjob_takes_secrets_from_a_secret_and_the_manifest_from_a_configm
     env = {e["name"]: e for e in container["env"]}
     for name in ("PROVISIONER_STATE", "AEP_CLIENT_ID", "AEP_CLIENT_SECRET", "AEP_ORG_ID"):
         assert env[name]["valueFrom"]["secretKeyRef"]["name"] == "provisioner", name
-    (volume,) = pod["volumes"]
-    assert volume["configMap"]["name"] == "provisioner-manifest"
-    mount = container["volumeMounts"][0]["mountPath"]
-    assert container["args"][:2] == ["apply", f"{mount}/manifest.yaml"]
+    volumes = {v["name"]: v for v in pod["volumes"]}
+    assert volumes["manifest"]["configMap"]["name"] == "provisioner-manifest"
+    mounts = {m["name"]: m["mountPath"] for m in container["volumeMounts"]}
+    assert container["args"][:2] == ["apply", f"{mounts['manifest']}/manifest.yaml"]
     assert any(a.startswith("--wait-lock") for a in container["args"])
+    report = next(a.split("=", 1)[1] for a in container["args"] if a.startswith("--report="))
+    assert report.startswith(mounts["scratch"] + "/"), "the report goes to a writable volume"
+    assert "emptyDir" in volumes["scratch"]
 
 
 def test_the_readme_names_what_the_cronjob_holds() -> None:
@@ -61,7 +64,7 @@ def test_the_readme_names_what_the_cronjob_holds() -> None:
         "deploy/kubernetes/cronjob.yaml",
         "concurrencyPolicy: Forbid",
         "backoffLimit: 0",
-        pod["volumes"][0]["configMap"]["name"],
+        next(v["configMap"]["name"] for v in pod["volumes"] if "configMap" in v),
         pod["containers"][0]["envFrom"][0]["secretRef"]["name"],
         *secret_keys,
     ]:

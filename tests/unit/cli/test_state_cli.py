@@ -141,3 +141,18 @@ def test_the_url_scheme_is_read_in_any_case(
     monkeypatch.setenv("PROVISIONER_STATE", "POSTGRESQL" + pg_url[len("postgresql") :])
     assert _apply(small_manifest) == 0
     assert not (small_manifest.parent / ".provisioner" / "state.db").exists()
+
+
+def test_state_copy_goes_to_the_environments_state_by_default(
+    small_manifest: Path,
+    pg_url: str,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    assert _apply(small_manifest) == 0
+    sqlite = small_manifest.parent / ".provisioner" / "state.db"
+    assert main(["state", "copy", str(sqlite)]) == 2
+    assert "set PROVISIONER_STATE" in capsys.readouterr().err
+    monkeypatch.setenv("PROVISIONER_STATE", pg_url)
+    assert main(["state", "copy", str(sqlite)]) == 0
+    assert "copied 3 entries" in capsys.readouterr().out
