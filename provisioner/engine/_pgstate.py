@@ -139,6 +139,10 @@ def connect(url: str) -> psycopg.Connection[tuple[object, ...]]:
             url,
             autocommit=True,
             connect_timeout=CONNECT_TIMEOUT,
+            keepalives=1,  # the lock's idle session must outlive NATs and firewalls
+            keepalives_idle=30,
+            keepalives_interval=10,
+            keepalives_count=3,
             application_name=f"provisioner pid {os.getpid()} on {socket.gethostname()}",
         )
     except psycopg.Error as exc:
