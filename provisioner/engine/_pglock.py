@@ -13,6 +13,7 @@ from types import TracebackType
 from typing import Self
 
 import psycopg
+import structlog
 
 from provisioner.engine._pgstate import connect
 from provisioner.engine._statebase import describe_url, wait_for_lock
@@ -20,6 +21,8 @@ from provisioner.errors import LockedError
 from provisioner.secrets import Secret
 
 __all__ = ["PgLock", "lock_key"]
+
+log = structlog.get_logger(__name__)
 
 
 def lock_key(target: str) -> int:
@@ -84,7 +87,11 @@ class PgLock:
     ) -> None:
         if self._conn is not None:
             # Released at once for whoever waits (the session's end would too, a little later).
+            held: object = False
             with contextlib.suppress(psycopg.Error):
-                self._conn.execute("SELECT pg_advisory_unlock(%s)", (self.key,))
+                row = self._conn.execute("SELECT pg_advisory_unlock(%s)", (self.key,)).fetchone()
+                held = row[0] if row else False
+            if held is not True:  # the session died during the run (a restart, a failover)
+                log.warning("run_lock_lost", state=self.where, target=self.target)
             self._conn.close()
             self._conn = None

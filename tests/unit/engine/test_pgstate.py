@@ -158,7 +158,15 @@ def test_the_lock_dies_with_its_session(pg_url: str, pg_server: PgServer) -> Non
     )
     with PgLock(pg_url, TARGET):
         pass
-    held.__exit__(None, None, None)
+    with capture_logs() as logs:
+        held.__exit__(None, None, None)
+    assert [e["event"] for e in logs] == ["run_lock_lost"]
+
+
+def test_a_lock_released_normally_logs_nothing(pg_url: str) -> None:
+    with capture_logs() as logs, PgLock(pg_url, TARGET):
+        pass
+    assert logs == []
 
 
 def test_waiting_takes_the_lock_once_the_holder_leaves(pg_url: str) -> None:
