@@ -24,11 +24,15 @@ from provisioner.engine._rollback import (
     run_rollback,
 )
 from provisioner.engine._run import ReadOnly, Run, StateUse, Strategy
+from provisioner.engine._state import State, open_state, run_lock
+from provisioner.engine._statebase import describe_url, is_postgres_url
+from provisioner.engine._statecopy import CopySummary, copy_state, describe_state
 
 __all__ = [
     "Action",
     "ApplyRun",
     "ApplyStrategy",
+    "CopySummary",
     "Decision",
     "EntryKey",
     "Job",
@@ -42,11 +46,18 @@ __all__ = [
     "Run",
     "RunObserver",
     "RunOptions",
+    "State",
     "StateUse",
     "Strategy",
+    "copy_state",
     "decide",
+    "describe_state",
+    "describe_url",
+    "is_postgres_url",
+    "open_state",
     "rollback_jobs",
     "rollback_run",
+    "run_lock",
     "run_plan",
     "run_rollback",
     "write_plan",

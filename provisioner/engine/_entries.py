@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from provisioner.engine._domain import EntryKey, Job, JobKind, Remembered
-from provisioner.engine._state import StateEntry, StateStore
+from provisioner.engine._state import State, StateEntry
 from provisioner.errors import ConfigError
 from provisioner.manifest import Manifest, effective_sandbox
 from provisioner.reports import Outcome
@@ -59,7 +59,7 @@ def resolve_jobs(
 
 
 def known_entries(
-    state: StateStore, settings: Settings, jobs: Sequence[Job]
+    state: State, settings: Settings, jobs: Sequence[Job]
 ) -> dict[EntryKey, StateEntry]:
     """State rows for the jobs (each in its own sandbox's target)."""
     known: dict[EntryKey, StateEntry] = {}
@@ -76,13 +76,13 @@ def remembered(row: StateEntry | None) -> Remembered | None:
     return Remembered(connection_id=row.connection_id, fingerprint=row.fingerprint)
 
 
-def fingerprints(state: StateStore, jobs: Sequence[Job]) -> dict[EntryKey, str]:
+def fingerprints(state: State, jobs: Sequence[Job]) -> dict[EntryKey, str]:
     """Each job's fingerprint under the state's key (for drift: ``plan`` shows ``update``)."""
     return {j.key: state.fingerprint(j.spec) for j in jobs if j.spec is not None}
 
 
 def orphan_jobs(
-    state: StateStore, settings: Settings, jobs: Sequence[Job], options: RunOptions
+    state: State, settings: Settings, jobs: Sequence[Job], options: RunOptions
 ) -> list[Job]:
     """Connections this tool created whose entries left the manifest: delete jobs."""
     if options.retry_failed:

@@ -4,7 +4,7 @@ any later command) plug in as a :class:`Strategy`.
 
 The skeleton's order::
 
-    bind run_id -> [RunLock] -> [StateStore] -> strategy.prepare -> observer.start
+    bind run_id -> [run_lock] -> [open_state] -> strategy.prepare -> observer.start
       -> FlowClient -> authenticate -> strategy.act (list, decide, run.send(jobs))
       -> observer.close -> strategy.outcome
 """
@@ -28,7 +28,7 @@ from provisioner.aep import ClientConfig, FlowClient, RateController, RetryBudge
 from provisioner.engine._domain import EntryKey, Job
 from provisioner.engine._observer import NullObserver, RunObserver
 from provisioner.engine._pool import Pool, PoolConfig, Provisioner
-from provisioner.engine._state import RunLock, StateStore
+from provisioner.engine._state import State, open_state, run_lock
 from provisioner.errors import EntryError
 from provisioner.reports import Outcome, Report, Result
 from provisioner.settings import Settings
@@ -144,7 +144,7 @@ class Run(Generic[T]):
         self._sleep = sleep
         self._rng = rng
         self._pool: Pool | None = None
-        self._state: StateStore | None = None
+        self._state: State | None = None
         self._client: FlowClient | None = None
         self._log = log
 
@@ -155,7 +155,7 @@ class Run(Generic[T]):
         return self._pool is not None
 
     @property
-    def state(self) -> StateStore:
+    def state(self) -> State:
         if self._state is None:
             raise RuntimeError("the state is not open (outside the run, or StateUse.NONE)")
         return self._state
@@ -182,9 +182,9 @@ class Run(Generic[T]):
             ExitStack() as stack,
         ):
             if use is StateUse.WRITE:
-                stack.enter_context(RunLock(self.settings.state_path))
+                stack.enter_context(run_lock(self.settings))
             if use is not StateUse.NONE:
-                self._state = stack.enter_context(StateStore.open(self.settings.state_path))
+                self._state = stack.enter_context(open_state(self.settings))
             try:
                 self.entries = tuple(self.strategy.prepare(self))
                 self._observer.start(len(self.entries))
