@@ -17,17 +17,19 @@ from provisioner.aep._authspec import (
     read_auth,
 )
 from provisioner.aep._bodies import auth_params, connection_body, patch_ops
-from provisioner.aep._client import Connection, FlowClient
+from provisioner.aep._client import ClientConfig, Connection, FlowClient
 from provisioner.aep._connstring import oracle_connection_string
-from provisioner.aep._pacing import RateController, RetryBudget, Sleep, retry_delay
+from provisioner.aep._pacing import RateController, Retrier, RetryBudget, Sleep
 
 __all__ = [
     "AuthForm",
     "ChosenAuth",
+    "ClientConfig",
     "Connection",
     "FlowClient",
     "OracleSpec",
     "RateController",
+    "Retrier",
     "RetryBudget",
     "Sleep",
     "auth_params",
@@ -38,5 +40,4 @@ __all__ = [
     "parse_oracle_spec",
     "patch_ops",
     "read_auth",
-    "retry_delay",
 ]

@@ -9,7 +9,7 @@ from collections.abc import Sequence
 import structlog
 
 from provisioner.aep import AuthForm, Connection, FlowClient, check_entries, read_auth
-from provisioner.engine._pool import Job
+from provisioner.engine._domain import Job
 from provisioner.manifest import Manifest
 from provisioner.settings import Settings
 

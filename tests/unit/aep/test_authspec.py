@@ -11,6 +11,7 @@ from structlog.testing import capture_logs
 
 from provisioner.aep import (
     AuthForm,
+    ClientConfig,
     FlowClient,
     RateController,
     auth_params,
@@ -212,7 +213,7 @@ async def test_read_auth_reads_the_spec_once(
 ) -> None:
     async with running_emulator(FaultPlan(region=region, error_rate=0.5, seed=3)) as emu:
         settings = make_settings(emu, tmp_path)
-        async with FlowClient(settings, pacer=RateController(1000.0)) as client:
+        async with FlowClient(ClientConfig.of(settings), pacer=RateController(1000.0)) as client:
             chosen = await read_auth(client, "auto", sandbox="prod")
         assert chosen.form is form
         served = emu.state.stats.requests[RequestKind.SPEC]
@@ -224,7 +225,9 @@ async def test_read_auth_reads_the_spec_once(
 async def test_an_absent_spec_is_a_clear_error(tmp_path: Path) -> None:
     async with (
         running_emulator(FaultPlan()) as emu,
-        FlowClient(make_settings(emu, tmp_path), pacer=RateController(1e3)) as client,
+        FlowClient(
+            ClientConfig.of(make_settings(emu, tmp_path)), pacer=RateController(1e3)
+        ) as client,
     ):
         assert await client.get_connection_spec("nope", sandbox="prod") is None
         with pytest.raises(ConfigError, match=r"no Oracle connection spec \(nope\)"):
