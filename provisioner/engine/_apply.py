@@ -4,6 +4,7 @@ the pool creates and updates (and, with ``--prune``, deletes orphans) -> report.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import random
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -11,7 +12,14 @@ from types import MappingProxyType
 
 import structlog
 
-from provisioner.aep import Sleep
+from provisioner.aep import AuthForm, Sleep
+from provisioner.engine._authform import (
+    choose_form,
+    form_conflict,
+    only,
+    wanted_fingerprint,
+    warn_other_forms,
+)
 from provisioner.engine._discover import Inventory, list_inventory
 from provisioner.engine._domain import (
     Action,
@@ -61,6 +69,7 @@ class ApplyStrategy:
         self._known: dict[EntryKey, StateEntry] = {}
         self._fingerprints: dict[EntryKey, str] = {}
         self._intents: dict[EntryKey, str | None] = {}  # creates sent earlier, outcome unrecorded
+        self._form: AuthForm | None = None  # read from the org's spec in act
 
     def prepare(self, run: Run[Report]) -> Sequence[Job]:
         """The jobs, the orphans (``--prune``), and which jobs the options select, read from
@@ -75,20 +84,26 @@ class ApplyStrategy:
                 self._chosen.append(job)
             else:
                 self._unselected.append(skipped(job, "not selected by --only/--retry-failed"))
-        self._fingerprints = fingerprints(run.state, self._chosen)
         for sandbox in {j.sandbox for j in self._chosen}:
             for name, fp in run.state.intents(run.settings.target(sandbox)).items():
                 self._intents[EntryKey(sandbox, name)] = fp
         return [*jobs, *self._orphans]
 
     async def act(self, run: Run[Report]) -> None:
+        try:  # the auth form first: a spec or an entry that does not fit stops the run here
+            self._form = await choose_form(run.client, run.settings, self.manifest, self._chosen)
+        except EntryError as exc:
+            self.unreachable(run, exc)
+            return
+        self._fingerprints = fingerprints(run.state, self._chosen, self._form.value)
         self._record_unselected(run)
         try:
             inventory = await list_inventory(run.client, {j.sandbox for j in self._chosen})
         except EntryError as exc:
             self._not_listed(run, exc)
             return
-        work = self._settle(run, inventory)
+        warn_other_forms([c for j in self._chosen for c in inventory.named(j.key)], self._form)
+        work = self._settle(run, inventory, self._form)
         if run.interrupted:
             return
         self._intend(run, work)
@@ -99,7 +114,9 @@ class ApplyStrategy:
             delete=len(self._orphans),
             done_already=len(run.results),
         )
-        provisioner = ConnectionProvisioner(run.client, verify=self.options.verify)
+        provisioner = ConnectionProvisioner(
+            run.client, verify=self.options.verify, auth_form=self._form
+        )
         try:
             await run.send([*work, *self._orphans], provisioner)
         finally:
@@ -110,7 +127,9 @@ class ApplyStrategy:
         self._not_listed(run, exc)
 
     def outcome(self, run: Run[Report]) -> Report:
-        return run.report(str(self.manifest.path))
+        report = run.report(str(self.manifest.path))
+        form = self._form.value if self._form is not None else None
+        return dataclasses.replace(report, auth_form=form)
 
     def _record_unselected(self, run: Run[Report]) -> None:
         for result in self._unselected:
@@ -122,18 +141,23 @@ class ApplyStrategy:
         for job in self._chosen:
             run.record(_not_listed(job, exc))
 
-    def _settle(self, run: Run[Report], inventory: Inventory) -> list[Job]:
+    def _settle(self, run: Run[Report], inventory: Inventory, form: AuthForm) -> list[Job]:
         """Entries already there end ``existing`` (or ``failed`` when ambiguous); the jobs
         left to do (create or update) are returned."""
         work: list[Job] = []
         for job in self._chosen:
+            found = inventory.named(job.key)
+            usual = self._fingerprints.get(job.key)
             decision = decide(
-                inventory.named(job.key),
-                wanted=self._fingerprints.get(job.key),
+                found,
+                wanted=wanted_fingerprint(run.state, job, found, form, usual),
                 remembered=remembered(self._known.get(job.key)),
             )
             todo = work_for(job, decision)
-            if todo is not None:
+            conflict = form_conflict(only(found), form)
+            if todo is not None and todo.kind is JobKind.UPDATE and conflict is not None:
+                run.record(_failed(job, conflict))  # not rewritten into this run's form
+            elif todo is not None:
                 work.append(todo)
             elif decision.action is Action.EXISTS:
                 self._check_intent(run, job, inventory)
@@ -241,6 +265,10 @@ def _existing(job: Job, decision: Decision) -> Result:
         status=Outcome.EXISTING,
         connection_id=decision.connection_id,
     )
+
+
+def _failed(job: Job, error: str) -> Result:
+    return Result(name=job.name, sandbox=job.sandbox, status=Outcome.FAILED, error=error)
 
 
 def _failed_ambiguous(job: Job, decision: Decision) -> Result:

@@ -10,10 +10,11 @@ import structlog
 
 from provisioner.aep import AuthForm, Connection, FlowClient, check_entries, read_auth
 from provisioner.engine._domain import Job
+from provisioner.engine._statebase import State
 from provisioner.manifest import Manifest
 from provisioner.settings import Settings
 
-__all__ = ["choose_form", "form_conflict", "warn_other_forms"]
+__all__ = ["choose_form", "form_conflict", "only", "wanted_fingerprint", "warn_other_forms"]
 
 log = structlog.get_logger(__name__)
 
@@ -45,6 +46,24 @@ def form_conflict(found: Connection | None, form: AuthForm) -> str | None:
         f"connection {found.id} uses the {found.auth_form} auth form and this run sends "
         f"{form.value}; not rewritten: {hint}"
     )
+
+
+def only(found: Sequence[Connection]) -> Connection | None:
+    """The connection named like an entry, when there is exactly one."""
+    return found[0] if len(found) == 1 else None
+
+
+def wanted_fingerprint(
+    state: State, job: Job, found: Sequence[Connection], form: AuthForm, usual: str | None
+) -> str | None:
+    """The fingerprint an entry's connection should have: ``usual`` (in the run's form), or
+    in the connection's own form when it has another, so that an unchanged entry of the other
+    form stays ``existing`` and only a changed one is reported."""
+    conflict = form_conflict(only(found), form)
+    if conflict is None or job.spec is None:
+        return usual
+    own = only(found)
+    return state.fingerprint(job.spec, own.auth_form if own is not None else None)
 
 
 def warn_other_forms(found: Sequence[Connection], form: AuthForm) -> int:

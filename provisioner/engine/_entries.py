@@ -76,9 +76,10 @@ def remembered(row: StateEntry | None) -> Remembered | None:
     return Remembered(connection_id=row.connection_id, fingerprint=row.fingerprint)
 
 
-def fingerprints(state: State, jobs: Sequence[Job]) -> dict[EntryKey, str]:
-    """Each job's fingerprint under the state's key (for drift: ``plan`` shows ``update``)."""
-    return {j.key: state.fingerprint(j.spec) for j in jobs if j.spec is not None}
+def fingerprints(state: State, jobs: Sequence[Job], form: str | None = None) -> dict[EntryKey, str]:
+    """Each job's fingerprint under the state's key, for the auth form sent (for drift:
+    ``plan`` shows ``update``)."""
+    return {j.key: state.fingerprint(j.spec, form) for j in jobs if j.spec is not None}
 
 
 def orphan_jobs(

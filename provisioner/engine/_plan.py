@@ -7,6 +7,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Final, TextIO
 
+from provisioner.aep import AuthForm
+from provisioner.engine._authform import choose_form, form_conflict, only, wanted_fingerprint
 from provisioner.engine._discover import list_inventory
 from provisioner.engine._domain import (
     Action,
@@ -40,6 +42,8 @@ class PlanRow:
     name: str
     sandbox: str
     decision: Decision | None  # None: filtered out by --only / --retry-failed
+    auth_form: str | None = None  # the form apply would send (read from the org's spec)
+    note: str | None = None  # e.g. the connection has another auth form
 
     @property
     def action(self) -> str:
@@ -58,6 +62,8 @@ class PlanStrategy(ReadOnly):
         self._known: dict[EntryKey, StateEntry] = {}
         self._fingerprints: dict[EntryKey, str] = {}
         self._decided: dict[EntryKey, Decision] = {}
+        self._notes: dict[EntryKey, str] = {}
+        self._form: AuthForm | None = None
 
     def prepare(self, run: Run[list[PlanRow]]) -> Sequence[Job]:
         settings, state = run.settings, run.state
@@ -66,24 +72,36 @@ class PlanStrategy(ReadOnly):
         self._chosen = [
             j for j in self._jobs if self.options.wants(j.name, _outcome(self._known.get(j.key)))
         ]
-        self._fingerprints = fingerprints(state, self._chosen)
         self._orphans = orphan_jobs(state, settings, self._jobs, self.options)
         return [*self._jobs, *self._orphans]
 
     async def act(self, run: Run[list[PlanRow]]) -> None:
+        form = await choose_form(run.client, run.settings, self.manifest, self._chosen)
+        self._form = form
+        self._fingerprints = fingerprints(run.state, self._chosen, form.value)
         inventory = await list_inventory(run.client, {j.sandbox for j in self._chosen})
-        self._decided = {
-            j.key: decide(
-                inventory.named(j.key),
-                wanted=self._fingerprints.get(j.key),
-                remembered=remembered(self._known.get(j.key)),
+        for job in self._chosen:
+            found = inventory.named(job.key)
+            usual = self._fingerprints.get(job.key)
+            self._decided[job.key] = decide(
+                found,
+                wanted=wanted_fingerprint(run.state, job, found, form, usual),
+                remembered=remembered(self._known.get(job.key)),
             )
-            for j in self._chosen
-        }
+            conflict = form_conflict(only(found), form)
+            if conflict is not None:
+                self._notes[job.key] = conflict
 
     def outcome(self, run: Run[list[PlanRow]]) -> list[PlanRow]:
+        form = self._form.value if self._form is not None else None
         rows = [
-            PlanRow(name=j.name, sandbox=j.sandbox, decision=self._decided.get(j.key))
+            PlanRow(
+                name=j.name,
+                sandbox=j.sandbox,
+                decision=self._decided.get(j.key),
+                auth_form=form,
+                note=self._notes.get(j.key),
+            )
             for j in self._jobs
         ]
         rows += [
@@ -126,9 +144,13 @@ def _detail(row: PlanRow) -> str:
 
 
 def write_plan(rows: list[PlanRow], out: TextIO) -> None:
+    form = next((row.auth_form for row in rows if row.auth_form is not None), None)
+    if form is not None:
+        out.write(f"Auth form: {form}\n\n")
     width = max((len(r.name) for r in rows), default=4)
     for row in rows:
-        out.write(f"{row.action:<9}  {row.name:<{width}}  [{row.sandbox}]  {_detail(row)}\n")
+        note = f"; {row.note}" if row.note else ""
+        out.write(f"{row.action:<9}  {row.name:<{width}}  [{row.sandbox}]  {_detail(row)}{note}\n")
     counts = Counter(row.action for row in rows)
     totals = ", ".join(f"{counts[a]} {a}" for a in _ACTIONS if counts[a] or a == "create")
     out.write(f"\nPlan: {len(rows)} entries: {totals}\n")

@@ -7,7 +7,8 @@ import dataclasses
 
 import structlog
 
-from provisioner.aep import FlowClient, connection_body, patch_ops
+from provisioner.aep import AuthForm, FlowClient, connection_body, patch_ops
+from provisioner.engine._authform import form_conflict
 from provisioner.engine._discover import lookup_name
 from provisioner.engine._domain import (
     Action,
@@ -47,9 +48,11 @@ class ConnectionProvisioner:
         client: FlowClient,
         *,
         verify: bool = False,
+        auth_form: AuthForm = AuthForm.CONNECTION_STRING,
     ) -> None:
         self._client = client
         self._verify = verify
+        self._form = auth_form
         self._uncertain: set[EntryKey] = set()  # creates that may have landed unseen
 
     async def provision(self, job: Job, attempt: int) -> Provisioned:
@@ -76,7 +79,7 @@ class ConnectionProvisioner:
             self._uncertain.discard(job.key)
         try:
             created = await self._client.create_connection(
-                connection_body(_spec(job)), sandbox=job.sandbox
+                connection_body(_spec(job), self._form), sandbox=job.sandbox
             )
         except RetryableError as exc:
             if exc.sent and exc.status != 429:
@@ -96,9 +99,13 @@ class ConnectionProvisioner:
             current = await self._client.get_connection(connection_id, sandbox=job.sandbox)
             if current is None or current.etag is None:
                 raise PermanentError(f"connection {connection_id} is gone; cannot update it")
+            conflict = form_conflict(current, self._form)
+            if conflict is not None:  # PATCH sends the params of the connection's own form
+                raise PermanentError(conflict, sent=False)
+            ops = patch_ops(_spec(job), self._form)
             try:
                 await self._client.patch_connection(
-                    connection_id, sandbox=job.sandbox, etag=current.etag, ops=patch_ops(_spec(job))
+                    connection_id, sandbox=job.sandbox, etag=current.etag, ops=ops
                 )
             except PermanentError as exc:
                 if exc.status != 412 or round_ == 2:
