@@ -147,6 +147,14 @@ async def test_a_connection_of_another_form_is_reported_not_rewritten(tmp_path: 
     rotated = entries()
     rotated[0] = dataclasses.replace(rotated[0], password=Secret("new"))
     async with running_emulator(FaultPlan(region=Region.AWS), db) as emu:
+        rows = await run_plan(manifest(tmp_path, rotated), _settings(emu, tmp_path), RunOptions())
+        assert [(r.name, r.action) for r in rows] == [
+            ("finance", "update"),
+            ("hr", "exists"),
+            ("crm", "exists"),
+        ]
+        assert all(r.note and "uses the ConnectionString auth form" in r.note for r in rows)
+        assert {r.auth_form for r in rows} == {"Basic Authentication"}
         report = await _apply(emu, tmp_path, rotated)
         statuses = {r.name: r.status for r in report.results}
         assert statuses == {
@@ -250,3 +258,18 @@ async def test_plan_and_summary_say_the_form(tmp_path: Path) -> None:
         reports = list((tmp_path / "reports").glob("*.json"))
         data = json.loads(reports[0].read_text(encoding="utf-8"))
         assert data["auth_form"] == "Basic Authentication"
+
+
+def test_the_embedded_emulator_offers_the_connection_string_form(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from provisioner.cli._main import main
+
+    monkeypatch.setenv("DB_PASSWORD", TRICKY)
+    path = _manifest(tmp_path)
+    assert main(["apply", str(path), "--emulator", "--auth", "basic", "--no-progress"]) == 2
+    assert "it offers: ConnectionString (--auth connection-string)" in capsys.readouterr().err
+    assert list(tmp_path.glob("reports/*")) == []  # no report: the run never started sending
+    code = main(["apply", str(path), "--emulator", "--auth", "connection-string", "--no-progress"])
+    assert code == 0
+    assert "Auth form: ConnectionString" in capsys.readouterr().out

@@ -1,0 +1,94 @@
+"""The run's auth form seen from the engine: a connection of another form is never PATCHed in
+this run's form, and the plan says which form apply would send."""
+
+from __future__ import annotations
+
+import io
+from pathlib import Path
+
+import pytest
+
+from provisioner.aep import AuthForm, ClientConfig, Connection, FlowClient, RateController
+from provisioner.emulator import FaultPlan, RequestKind, running_emulator
+from provisioner.engine._authform import form_conflict
+from provisioner.engine._domain import Action, Decision, Job, JobKind
+from provisioner.engine._plan import PlanRow, write_plan
+from provisioner.engine._provision import ConnectionProvisioner
+from provisioner.errors import PermanentError
+from tests.conftest import make_settings
+from tests.helpers import spec
+
+
+def test_form_conflict_names_the_forms_and_the_way_out() -> None:
+    found = Connection(id="c1", name="hr", auth_form="ConnectionString")
+    assert form_conflict(found, AuthForm.CONNECTION_STRING) is None
+    assert form_conflict(None, AuthForm.BASIC) is None
+    assert form_conflict(Connection(id="c1", name="hr"), AuthForm.BASIC) is None  # not shown
+    assert form_conflict(found, AuthForm.BASIC) == (
+        "connection c1 uses the ConnectionString auth form and this run sends Basic "
+        "Authentication; not rewritten: run with --auth connection-string to update it, or "
+        "delete and recreate it to change its form"
+    )
+    odd = Connection(id="c2", name="hr", auth_form="Kerberos")
+    assert form_conflict(odd, AuthForm.BASIC) == (
+        "connection c2 uses the Kerberos auth form and this run sends Basic Authentication; "
+        "not rewritten: delete and recreate it to change its form"
+    )
+
+
+async def test_an_update_of_a_connection_of_another_form_sends_no_patch(tmp_path: Path) -> None:
+    """The listing may be older than the connection: the fresh read before the PATCH decides."""
+    async with running_emulator(FaultPlan()) as emu:
+        config = ClientConfig.of(make_settings(emu, tmp_path))
+        async with FlowClient(config, pacer=RateController(1000.0)) as client:
+            same = ConnectionProvisioner(client, auth_form=AuthForm.CONNECTION_STRING)
+            created = await same.provision(Job.of(spec("hr"), "prod"), 1)
+            job = Job(
+                name="hr",
+                sandbox="prod",
+                kind=JobKind.UPDATE,
+                spec=spec("hr", password="rotated"),
+                connection_id=created.connection_id,
+            )
+            basic = ConnectionProvisioner(client, auth_form=AuthForm.BASIC)
+            with pytest.raises(PermanentError, match="uses the ConnectionString auth form") as err:
+                await basic.provision(job, 1)
+            assert err.value.sent is False
+            assert emu.stats.requests[RequestKind.PATCH] == 0
+            done = await same.provision(job, 1)
+        assert done.http_status == 200
+        assert emu.stats.requests[RequestKind.PATCH] == 1
+
+
+async def test_creates_go_out_in_the_provisioner_form(tmp_path: Path) -> None:
+    from provisioner.emulator import Region
+
+    async with running_emulator(FaultPlan(region=Region.AWS)) as emu:
+        config = ClientConfig.of(make_settings(emu, tmp_path))
+        async with FlowClient(config, pacer=RateController(1000.0)) as client:
+            provisioner = ConnectionProvisioner(client, auth_form=AuthForm.BASIC)
+            await provisioner.provision(Job.of(spec("hr", schema="HR"), "prod"), 1)
+        (row,) = emu.store.connections()
+        assert (row.auth.form, row.auth.schema) == ("Basic Authentication", "HR")
+
+
+def test_write_plan_says_the_form_and_the_notes() -> None:
+    rows = [
+        PlanRow(
+            name="hr",
+            sandbox="prod",
+            decision=Decision(action=Action.EXISTS, ids=("c1",)),
+            auth_form="Basic Authentication",
+            note="connection c1 uses the ConnectionString auth form",
+        ),
+        PlanRow(name="crm", sandbox="prod", decision=None, auth_form="Basic Authentication"),
+    ]
+    out = io.StringIO()
+    write_plan(rows, out)
+    lines = out.getvalue().splitlines()
+    assert lines[0] == "Auth form: Basic Authentication"
+    assert lines[2].endswith("exists (c1); connection c1 uses the ConnectionString auth form")
+    assert lines[3].endswith("not selected")
+    bare = io.StringIO()
+    write_plan([PlanRow(name="a", sandbox="prod", decision=None)], bare)
+    assert not bare.getvalue().startswith("Auth form")
