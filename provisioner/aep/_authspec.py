@@ -18,6 +18,7 @@ from jsonschema.exceptions import SchemaError
 from provisioner.aep._authform import AuthForm
 from provisioner.aep._bodies import auth_params
 from provisioner.aep._client import FlowClient
+from provisioner.aep._schemacheck import SchemaCheck
 from provisioner.errors import ConfigError, ManifestError, ManifestIssue
 from provisioner.manifest import DatabaseSpec
 from provisioner.settings import ORACLE_SPEC_ID, AuthMode
@@ -70,6 +71,7 @@ class ChosenAuth:
 
     form: AuthForm
     validator: Draft7Validator
+    check: SchemaCheck  # the validator's yes/no, fast for the common shape of schema
 
     @classmethod
     def of(cls, form: AuthForm, schema: Mapping[str, object]) -> ChosenAuth:
@@ -80,7 +82,8 @@ class ChosenAuth:
                 f"the Oracle connection spec's {form.value} auth has an invalid JSON Schema: "
                 f"{exc.message}"
             ) from None
-        return cls(form=form, validator=Draft7Validator(schema))
+        validator = Draft7Validator(schema)
+        return cls(form=form, validator=validator, check=SchemaCheck(validator))
 
 
 def _auth_entries(body: object) -> list[object]:
@@ -190,6 +193,8 @@ def _reason(error: ValidationError) -> str:
 def _issues(
     file: str, spec: DatabaseSpec, chosen: ChosenAuth, params: Mapping[str, object]
 ) -> Iterable[ManifestIssue]:
+    if chosen.check.is_valid(params):
+        return
     for error in sorted(chosen.validator.iter_errors(params), key=lambda e: list(e.path)):
         param = _field(error)
         field = _FIELD_OF.get(param, param)
