@@ -1,19 +1,39 @@
-"""Run results (Outcome, Result, Summary, Report) and their forms: JSON, text, CSV, Markdown."""
+"""Run results (Outcome, Result, Summary, Report) and their forms: JSON, text, CSV, Markdown;
+explore's findings (Exploration, TableInfo) and theirs: CSV and JSON.
+"""
 
 from __future__ import annotations
 
+from provisioner.reports._explore import (
+    EXPLORE_CSV_HEADER,
+    EXPLORE_FORMATS,
+    ColumnInfo,
+    Exploration,
+    ExploreStatus,
+    TableInfo,
+    write_exploration,
+    write_exploration_file,
+)
 from provisioner.reports._formats import FORMATS, write_report
 from provisioner.reports._io import check_writable, load_report, write_report_file
 from provisioner.reports._model import Outcome, Report, Result, Summary
 
 __all__ = [
+    "EXPLORE_CSV_HEADER",
+    "EXPLORE_FORMATS",
     "FORMATS",
+    "ColumnInfo",
+    "Exploration",
+    "ExploreStatus",
     "Outcome",
     "Report",
     "Result",
     "Summary",
+    "TableInfo",
     "check_writable",
     "load_report",
+    "write_exploration",
+    "write_exploration_file",
     "write_report",
     "write_report_file",
 ]
