@@ -30,6 +30,7 @@ class JobKind(StrEnum):
     CREATE = "create"
     UPDATE = "update"
     DELETE = "delete"
+    EXPLORE = "explore"  # read a connection's tables (sends no write)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
