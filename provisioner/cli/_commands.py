@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import io
 import signal
 import sys
 from collections.abc import AsyncIterator, Iterator, Mapping
@@ -227,6 +228,8 @@ def _explored(found: list[Exploration], args: argparse.Namespace) -> None:
     if args.output is not None:
         write_exploration_file(found, args.output, args.format)
     else:
+        if isinstance(sys.stdout, io.TextIOWrapper):  # UTF-8 whatever the locale says
+            sys.stdout.reconfigure(encoding="utf-8")
         write_exploration(found, sys.stdout, args.format)
         sys.stdout.flush()
     missed = [e for e in found if not e.explored]
