@@ -267,6 +267,8 @@ class ExploreRun:
         ]
 
     async def _run(self, chosen: list[Job], known: dict[Key, StateEntry]) -> None:
+        if self.interrupted:  # stopped before it started: nothing is asked
+            return
         async with FlowClient(self.settings, pacer=self.pacer) as client:
             await client.authenticate()
             work = await self._connections(client, chosen, known)
