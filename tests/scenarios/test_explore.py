@@ -137,6 +137,15 @@ def test_cli_explore_writes_json_with_columns_to_stdout(
     assert "Explored 1 of 2 entries" in captured.err
     assert main(["explore", str(path), *quiet, "--only", "名前 db"]) == 0
     assert capsys.readouterr().out.startswith("name,sandbox,connection_id,table,error\r\n")
+    out = tmp_path / "all.json"
+    assert main(["explore", str(path), *quiet, "--format", "json", "--output", str(out)]) == 1
+    assert json.loads(out.read_text(encoding="utf-8"))["summary"] == {
+        "entries": 5,
+        "explored": 1,
+        "not_explored": 4,
+        "tables": 45,
+    }
+    assert f"and 1 more -> {out}" in capsys.readouterr().err
 
 
 def test_cli_explore_usage_errors_exit_2(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

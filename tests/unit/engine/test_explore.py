@@ -12,9 +12,10 @@ from provisioner.emulator._catalog import columns as columns_of
 from provisioner.emulator._catalog import tables
 from provisioner.emulator._faults import FaultPlan, RequestKind
 from provisioner.emulator._server import RunningEmulator
-from provisioner.engine import ExploreOptions, ExploreRun
+from provisioner.engine import ExploreOptions, ExploreRun, NullObserver
 from provisioner.engine._apply import ApplyRun, RunOptions
-from provisioner.reports import Exploration, ExploreStatus
+from provisioner.reports import Exploration, ExploreStatus, Result
+from provisioner.settings import Backoff
 from tests.conftest import EMULATOR_ORG, EmulatorFactory, make_settings
 from tests.emulator_caller import EmulatorCaller, oracle_body
 from tests.helpers import manifest, spec
@@ -194,3 +195,59 @@ async def test_a_run_stopped_before_it_starts_reports_every_entry_interrupted(
     (entry,) = await run.execute()
     assert (entry.name, entry.status, entry.error) == ("b", ExploreStatus.FAILED, "interrupted")
     assert emulator.stats.requests[RequestKind.EXPLORE] == 0
+
+
+async def test_an_entry_retried_by_the_pool_keeps_what_it_already_read(
+    emulator: RunningEmulator, tmp_path: Path
+) -> None:
+    """Explore requests 5 to 8 answer 5xx: some table's columns fail twice (the client's two
+    tries), so the pool tries the entry again, which asks only for what is still unread."""
+    await _apply(emulator, tmp_path, "flaky")
+    state, seen = emulator.state, 0
+
+    async def window(delay: float) -> None:
+        nonlocal seen
+        seen += 1
+        state.plan = dataclasses.replace(state.plan, error_rate=1.0 if 5 <= seen <= 8 else 0.0)
+
+    state.plan = dataclasses.replace(state.plan, latency={"explore": 0.001})
+    state.sleep = window
+    emulator.stats.clear()
+    specs = [spec("flaky", host=SMALL)]
+    backoff = Backoff(base=0.0, cap=0.0, retry_after_cap=0.0, max_attempts=2)
+    settings = make_settings(emulator, tmp_path, concurrency=3, backoff=backoff)
+    run = ExploreRun(manifest(tmp_path, specs), settings, ExploreOptions(columns=True))
+    (entry,) = await run.execute()
+    assert entry.status is ExploreStatus.EXPLORED
+    assert all(t.columns is not None for t in entry.tables)
+    assert emulator.stats.injected_errors == 4
+    assert emulator.stats.requests[RequestKind.EXPLORE] == 1 + len(tables(SMALL)) + 4
+
+
+class _StopAfterFirst(NullObserver):
+    def __init__(self) -> None:
+        self.run: ExploreRun | None = None
+
+    def entry_finished(self, result: Result) -> None:
+        if self.run is not None:
+            self.run.stop()
+
+
+async def test_a_stop_mid_run_reports_the_rest_interrupted(
+    emulator: RunningEmulator, tmp_path: Path
+) -> None:
+    await _apply(emulator, tmp_path, "a", "b", "c")
+    observer = _StopAfterFirst()
+    specs = [spec(n, host=SMALL) for n in ("a", "b", "c")]
+    run = ExploreRun(
+        manifest(tmp_path, specs),
+        make_settings(emulator, tmp_path, concurrency=1),
+        ExploreOptions(),
+        observer=observer,
+    )
+    observer.run = run
+    found = await run.execute()
+    assert run.interrupted
+    assert run.started_sending
+    assert found[0].status is ExploreStatus.EXPLORED
+    assert [(e.status, e.error) for e in found[1:]] == [(ExploreStatus.FAILED, "interrupted")] * 2
