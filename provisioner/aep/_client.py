@@ -304,6 +304,7 @@ class FlowClient:
         )
 
     async def create_connection(self, body: Mapping[str, object], *, sandbox: str) -> Created:
+        """``POST /connections`` with ``body`` in ``sandbox``: the new connection's id and etag."""
         resp = await self.request("create", "POST", "/connections", sandbox=sandbox, json=body)
         data = resp.body if isinstance(resp.body, dict) else {}
         conn_id = data.get("id")
@@ -349,6 +350,7 @@ class FlowClient:
         return await self._reads.call(call, kind=kind)
 
     async def get_connection(self, connection_id: str, *, sandbox: str) -> Connection | None:
+        """``GET /connections/{id}``, or None when there is no such connection."""
         try:
             path = f"/connections/{connection_id}"
             resp = await self._reads.call(

@@ -16,7 +16,7 @@ from typing import Final, Protocol, TypeVar
 
 import structlog
 
-from provisioner.errors import ProvisionError, RetryableError
+from provisioner.errors import EntryError, RetryableError
 from provisioner.settings import Backoff
 
 __all__ = [
@@ -79,7 +79,7 @@ def retry_delay(error: RetryableError, attempt: int, policy: Backoff, rng: Rng) 
     return backoff_delay(attempt, policy, rng)
 
 
-def is_retryable(error: ProvisionError) -> bool:
+def is_retryable(error: EntryError) -> bool:
     return isinstance(error, RetryableError)
 
 

@@ -29,7 +29,7 @@ from provisioner.cli._commands import (
 )
 from provisioner.cli._logs import LEVELS, configure_logging, default_log_format
 from provisioner.emulator import add_emulator_arguments, plan_from_args
-from provisioner.errors import ManifestError, ProvisionerError, ProvisionError
+from provisioner.errors import EntryError, ManifestError, ProvisionerError
 from provisioner.importers import add_import_arguments, convert_inventory
 from provisioner.manifest import describe_manifest, load_manifest, manifest_schema
 from provisioner.reports import EXPLORE_FORMATS, FORMATS, load_report, write_report
@@ -82,6 +82,14 @@ def _add_explore(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> No
     add("--no-progress", action="store_true")
 
 
+def _metrics_options(parser: argparse.ArgumentParser) -> None:
+    add = parser.add_argument
+    add("--metrics-file", type=Path, default=None, metavar="PATH",
+        help="write Prometheus metrics (node_exporter textfile format)")  # fmt: skip
+    add("--pushgateway", default=None, metavar="URL",
+        help="push the metrics to this Pushgateway (env PROVISIONER_PUSHGATEWAY)")  # fmt: skip
+
+
 def _add_run_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     plan = sub.add_parser("plan", help="dry run: what apply would do; sends no write")
     _manifest_options(plan)
@@ -90,6 +98,7 @@ def _add_run_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) 
     apply.add_argument("--report", type=Path, default=None, metavar="PATH")
     apply.add_argument("--report-format", choices=tuple(FORMATS), default="json")
     apply.add_argument("--no-progress", action="store_true")
+    _metrics_options(apply)
     apply.add_argument("--prune", action="store_true", help="delete connections this tool made "
                        "whose entries left the manifest")  # fmt: skip
     apply.add_argument("--verify", action="store_true", help="test each connection after it "
@@ -100,6 +109,7 @@ def _add_run_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) 
     rollback.add_argument("--yes", action="store_true", help="do not ask for confirmation")
     rollback.add_argument("--report", type=Path, default=None, metavar="PATH", help="its report")
     rollback.add_argument("--no-progress", action="store_true")
+    _metrics_options(rollback)
     _target_options(rollback)
 
 
@@ -172,7 +182,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ManifestError as exc:
         sys.stderr.write(f"{exc}\n{len(exc.issues)} problem(s); nothing was sent.\n")
         return EXIT_USAGE
-    except ProvisionError as exc:  # the API failed outside any entry (e.g. plan's listing)
+    except EntryError as exc:  # the API failed outside any entry (e.g. plan's listing)
         sys.stderr.write(f"error: {exc}\n")
         return EXIT_FAILED
     except ProvisionerError as exc:  # configuration, lock, credentials: nothing was sent

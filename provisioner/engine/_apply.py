@@ -21,7 +21,7 @@ from provisioner.engine._observer import NullObserver, RunObserver
 from provisioner.engine._pool import Job, JobKind, Pool, PoolConfig
 from provisioner.engine._provision import ConnectionProvisioner, ambiguous_message
 from provisioner.engine._state import RunLock, StateEntry, StateStore
-from provisioner.errors import ConfigError, ProvisionError
+from provisioner.errors import ConfigError, EntryError
 from provisioner.manifest import Manifest, effective_sandbox
 from provisioner.reports import Outcome, Report, Result
 from provisioner.settings import Settings
@@ -55,6 +55,7 @@ class RunOptions:
     verify: bool = False
 
     def wants(self, name: str, known: StateEntry | None) -> bool:
+        """Whether this run acts on entry ``name`` (``known``: what the state remembers)."""
         if self.only and name not in self.only:
             return False
         if self.retry_failed:
@@ -173,6 +174,7 @@ class ApplyRun:
         self.results: dict[Key, Result] = {}
         self.interrupted = False
         self.requests: dict[str, int] = {}
+        self.statuses: dict[int, int] = {}  # HTTP answers by status (the client's own counts)
         self._observer = observer or NullObserver()
         self._sleep = sleep
         self._rng = rng
@@ -194,11 +196,14 @@ class ApplyRun:
         return self._pool is not None
 
     def stop(self, *, now: bool = False) -> None:
+        """Stop the run gracefully (as SIGINT/SIGTERM do): no new entry starts, in-flight ones
+        finish (or are cancelled at once with ``now``), and ``execute`` still returns a report."""
         self.interrupted = True
         if self._pool is not None:
             self._pool.stop(now=now)
 
     async def execute(self) -> Report:
+        """Run the manifest: decide, create/adopt/update each entry, and return the report."""
         started = datetime.now(UTC)
         # Bound once: an event per entry then costs no logger set-up. Events go through the
         # structlog configuration in force when the run starts.
@@ -227,6 +232,7 @@ class ApplyRun:
             started_at=started,
             finished_at=datetime.now(UTC),
             results=tuple(self.results[key] for key in ordered),
+            http_statuses=dict(self.statuses),
         )
 
     async def _run(self, jobs: list[Job], orphans: list[Job], state: StateStore) -> None:
@@ -243,10 +249,11 @@ class ApplyRun:
             for name, fp in state.intents(self.settings.target(sandbox)).items():
                 self._intents[(sandbox, name)] = fp
         async with FlowClient(self.settings, pacer=self.pacer) as client:
+            self.statuses = client.statuses
             try:
                 await client.authenticate()
                 inventory = await list_inventory(client, {j.sandbox for j in chosen})
-            except ProvisionError as exc:  # an outage before anything was sent: say so per entry
+            except EntryError as exc:  # an outage before anything was sent: say so per entry
                 log.error("listing_failed", error=exc.message, http_status=exc.status)
                 for job in chosen:
                     self._record(_not_listed(job, exc))
@@ -376,7 +383,7 @@ def _surely_not_created(result: Result) -> bool:
     )
 
 
-def _not_listed(job: Job, exc: ProvisionError) -> Result:
+def _not_listed(job: Job, exc: EntryError) -> Result:
     return Result(
         name=job.name,
         sandbox=job.sandbox,

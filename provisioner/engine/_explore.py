@@ -45,7 +45,7 @@ from provisioner.engine._observer import NullObserver, RunObserver
 from provisioner.engine._pool import Job, JobKind, Pool, Provisioned
 from provisioner.engine._provision import ambiguous_message, reachable
 from provisioner.engine._state import StateEntry, StateStore
-from provisioner.errors import PermanentError, ProvisionError
+from provisioner.errors import EntryError, PermanentError
 from provisioner.manifest import Manifest
 from provisioner.reports import (
     ColumnInfo,
@@ -309,7 +309,7 @@ class ExploreRun:
         """The connection ids the listing shows for ``jobs`` (those it shows exactly one of)."""
         try:
             inventory = await list_inventory(client, {j.sandbox for j in jobs})
-        except ProvisionError as exc:
+        except EntryError as exc:
             log.error("listing_failed", error=exc.message, http_status=exc.status)
             error = f"could not read the existing connections: {exc.message}"
             for job in jobs:

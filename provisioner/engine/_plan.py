@@ -38,6 +38,8 @@ class PlanRow:
 
 
 async def run_plan(manifest: Manifest, settings: Settings, options: RunOptions) -> list[PlanRow]:
+    """What ``apply`` would do for each selected entry, read from the state and the API; writes
+    nothing."""
     jobs = resolve_jobs(manifest, settings.default_sandbox, options)
     with StateStore.open(settings.state_path) as state:
         known = known_entries(state, settings, jobs)
@@ -85,6 +87,7 @@ def _detail(row: PlanRow) -> str:
 
 
 def write_plan(rows: list[PlanRow], out: TextIO) -> None:
+    """The plan as text: one line per entry, then the count per action."""
     width = max((len(r.name) for r in rows), default=4)
     for row in rows:
         out.write(f"{row.action:<9}  {row.name:<{width}}  [{row.sandbox}]  {_detail(row)}\n")

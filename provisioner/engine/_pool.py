@@ -16,7 +16,7 @@ import structlog
 from structlog.contextvars import bind_contextvars
 
 from provisioner.aep import RetryBudget, Sleep, retry_delay
-from provisioner.errors import PermanentError, ProvisionError, RetryableError
+from provisioner.errors import EntryError, PermanentError, RetryableError
 from provisioner.manifest import DatabaseSpec
 from provisioner.reports import Outcome, Result
 from provisioner.settings import Backoff
@@ -75,7 +75,7 @@ class PoolConfig:
 class _Attempts:
     count: int = 0
     paid: float = 0.0
-    last: ProvisionError | None = None
+    last: EntryError | None = None
 
 
 def _ended(job: Job, tries: _Attempts, started: float, status: Outcome, error: str) -> Result:

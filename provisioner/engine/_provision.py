@@ -10,7 +10,7 @@ import structlog
 from provisioner.aep import FlowClient, connection_body, patch_ops
 from provisioner.engine._discover import Action, Decision, decide, lookup_name
 from provisioner.engine._pool import Job, JobKind, Provisioned
-from provisioner.errors import PermanentError, ProvisionError, RetryableError
+from provisioner.errors import EntryError, PermanentError, RetryableError
 from provisioner.manifest import DatabaseSpec
 from provisioner.reports import Outcome
 
@@ -124,6 +124,6 @@ async def reachable(client: FlowClient, connection_id: str, *, sandbox: str) -> 
     connection whose tables it could not list. A failed test never fails the entry."""
     try:
         return await client.test_connection(connection_id, sandbox=sandbox)
-    except ProvisionError as exc:
+    except EntryError as exc:
         log.warning("verify_failed", connection_id=connection_id, error=exc.message)
         return None

@@ -1,5 +1,6 @@
 """Run results (Outcome, Result, Summary, Report) and their forms: JSON, text, CSV, Markdown;
-explore's findings (Exploration, TableInfo) and theirs: CSV and JSON.
+the run's Prometheus metrics (textfile, Pushgateway); explore's findings (Exploration,
+TableInfo) and their forms: CSV and JSON.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from provisioner.reports._explore import (
 )
 from provisioner.reports._formats import FORMATS, write_report
 from provisioner.reports._io import check_writable, load_report, write_report_file
+from provisioner.reports._metrics import MetricsSinks, RunMetrics, publish_metrics
 from provisioner.reports._model import Outcome, Report, Result, Summary
 
 __all__ = [
@@ -25,13 +27,16 @@ __all__ = [
     "ColumnInfo",
     "Exploration",
     "ExploreStatus",
+    "MetricsSinks",
     "Outcome",
     "Report",
     "Result",
+    "RunMetrics",
     "Summary",
     "TableInfo",
     "check_writable",
     "load_report",
+    "publish_metrics",
     "write_exploration",
     "write_exploration_file",
     "write_report",

@@ -1,6 +1,6 @@
 """The report's JSON form: Report <-> dict, reading a report file back, and writing one atomically.
 
-The shape is the one in CONTRACT.md ("Report"), plus ``summary.updated`` and the result
+The shape is the one in docs/contract.md ("Report"), plus ``summary.updated`` and the result
 fields ``error_code``, ``verified`` and ``request_id``. Unknown keys are ignored so that a
 newer report renders.
 """
@@ -260,11 +260,9 @@ def load_report(path: Path) -> Report:
     return report_from_dict(data, source=str(path))
 
 
-def check_writable(path: Path, *, option: str = "--report", what: str = "the report") -> None:
+def check_writable(path: Path, *, what: str = "the report", option: str = "--report") -> None:
     """Fail before a run, not after it: ``path``'s folder can be made and written to.
-
-    ``option`` names the command-line option that gave the path, ``what`` the file, for
-    the message.
+    ``what`` and ``option`` name the file and its option in the message.
 
     Raises:
         ConfigError: naming the path and the reason.
@@ -275,7 +273,8 @@ def check_writable(path: Path, *, option: str = "--report", what: str = "the rep
         probe.touch(exist_ok=False)
         probe.unlink()
     except OSError as exc:
-        raise ConfigError(f"{path}: cannot write {what} there: {exc.strerror or exc}") from exc
+        reason = exc.strerror or exc
+        raise ConfigError(f"{path}: cannot write {what} there: {reason}") from exc
     if path.is_dir():
         raise ConfigError(f"{path}: is a folder; {option} takes a file path")
 

@@ -5,7 +5,8 @@ The JSON form lives in ``reportio``; the text, CSV and Markdown writers in ``rep
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
 
@@ -13,7 +14,7 @@ __all__ = ["Outcome", "Report", "Result", "Summary"]
 
 
 class Outcome(StrEnum):
-    """How an entry ended a run (see CONTRACT.md, "Outcomes")."""
+    """How an entry ended a run (see docs/contract.md, "Outcomes")."""
 
     CREATED = "created"
     EXISTING = "existing"
@@ -89,13 +90,18 @@ class Summary:
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Report:
-    """One run: when, on which manifest, and how each entry ended (in manifest order)."""
+    """One run: when, on which manifest, and how each entry ended (in manifest order).
+
+    ``http_statuses`` counts the run's HTTP answers by status, for its metrics; it is not part
+    of the report's JSON (a report read back has none) nor of its equality.
+    """
 
     run_id: str
     manifest: str
     started_at: datetime
     finished_at: datetime
     results: tuple[Result, ...]
+    http_statuses: Mapping[int, int] = field(default_factory=dict, compare=False)
 
     @property
     def summary(self) -> Summary:

@@ -60,6 +60,7 @@ async def test_credentials_refused_mid_run_fail_the_rest_and_the_report_is_whole
         assert len(emu.store.connections()) == report.summary.created
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("loop", LOOPS)
 async def test_second_signal_cancels_in_flight_at_once_and_still_writes_the_report(
     tmp_path: Path, loop: str
