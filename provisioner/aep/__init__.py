@@ -7,7 +7,7 @@ backoff), since the client applies it to each request it sends.
 from __future__ import annotations
 
 from provisioner.aep._bodies import connection_body, patch_ops
-from provisioner.aep._client import Connection, FlowClient
+from provisioner.aep._client import ClientConfig, Connection, FlowClient
 from provisioner.aep._connstring import oracle_connection_string
 from provisioner.aep._explore import (
     ExploredColumn,
@@ -15,14 +15,16 @@ from provisioner.aep._explore import (
     explore_columns,
     explore_tables,
 )
-from provisioner.aep._pacing import RateController, RetryBudget, Sleep, retry_delay
+from provisioner.aep._pacing import RateController, Retrier, RetryBudget, Sleep
 
 __all__ = [
+    "ClientConfig",
     "Connection",
     "ExploredColumn",
     "ExploredTable",
     "FlowClient",
     "RateController",
+    "Retrier",
     "RetryBudget",
     "Sleep",
     "connection_body",
@@ -30,5 +32,4 @@ __all__ = [
     "explore_tables",
     "oracle_connection_string",
     "patch_ops",
-    "retry_delay",
 ]

@@ -1,160 +1,194 @@
-"""One run of ``apply``: manifest + state + listing + pool + report. ``plan`` shares the
-decision step (``decide_jobs``) and sends no write."""
+"""``apply`` as a strategy of the run skeleton: manifest + state + listing -> decisions ->
+the pool creates and updates (and, with ``--prune``, deletes orphans) -> report."""
 
 from __future__ import annotations
 
 import asyncio
-import dataclasses
 import random
-import secrets
-from collections.abc import Sequence
-from dataclasses import dataclass
-from datetime import UTC, datetime
+from collections.abc import Mapping, Sequence
 from pathlib import Path
+from types import MappingProxyType
 
 import structlog
-from structlog.contextvars import bound_contextvars
 
-from provisioner.aep import FlowClient, RateController, RetryBudget, Sleep
-from provisioner.engine._discover import Action, Decision, Inventory, decide, list_inventory
-from provisioner.engine._observer import NullObserver, RunObserver
-from provisioner.engine._pool import Job, JobKind, Pool, PoolConfig
-from provisioner.engine._provision import ConnectionProvisioner, ambiguous_message
-from provisioner.engine._state import RunLock, StateEntry, StateStore
-from provisioner.errors import ConfigError, EntryError
-from provisioner.manifest import Manifest, effective_sandbox
+from provisioner.aep import Sleep
+from provisioner.engine._discover import Inventory, list_inventory
+from provisioner.engine._domain import (
+    Action,
+    Decision,
+    EntryKey,
+    Job,
+    JobKind,
+    ambiguous_message,
+    decide,
+    work_for,
+)
+from provisioner.engine._entries import (
+    RunOptions,
+    fingerprints,
+    known_entries,
+    orphan_jobs,
+    remembered,
+    resolve_jobs,
+)
+from provisioner.engine._observer import RunObserver
+from provisioner.engine._provision import ConnectionProvisioner
+from provisioner.engine._run import Run, StateUse, skipped
+from provisioner.engine._state import StateEntry
+from provisioner.errors import EntryError
+from provisioner.manifest import Manifest
 from provisioner.reports import Outcome, Report, Result
 from provisioner.settings import Settings
 
-__all__ = [
-    "ApplyRun",
-    "Planned",
-    "RunOptions",
-    "decide_jobs",
-    "fingerprints",
-    "known_entries",
-    "new_run_id",
-    "orphan_jobs",
-    "pool_config",
-    "resolve_jobs",
-]
+__all__ = ["ApplyRun", "ApplyStrategy"]
 
 log = structlog.get_logger(__name__)
 
-Key = tuple[str, str]  # (sandbox, name): names are unique per manifest, orphans per sandbox
 
+class ApplyStrategy:
+    """Create what is missing, update what drifted, leave what exists; with ``--prune``
+    delete the connections this tool made whose entries left the manifest."""
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class RunOptions:
-    """Which entries to act on (``--only``, ``--retry-failed``) and the extras (``--prune``,
-    ``--verify``)."""
+    state_use = StateUse.WRITE
+    log_context: Mapping[str, str] = MappingProxyType({})
 
-    only: tuple[str, ...] = ()
-    retry_failed: bool = False
-    prune: bool = False
-    verify: bool = False
+    def __init__(self, manifest: Manifest, options: RunOptions) -> None:
+        self.manifest = manifest
+        self.options = options
+        self._chosen: list[Job] = []
+        self._unselected: list[Result] = []
+        self._orphans: list[Job] = []
+        self._known: dict[EntryKey, StateEntry] = {}
+        self._fingerprints: dict[EntryKey, str] = {}
+        self._intents: dict[EntryKey, str | None] = {}  # creates sent earlier, outcome unrecorded
 
-    def wants(self, name: str, known: StateEntry | None) -> bool:
-        """Whether this run acts on entry ``name`` (``known``: what the state remembers)."""
-        if self.only and name not in self.only:
-            return False
-        if self.retry_failed:
-            return known is not None and known.outcome in (Outcome.FAILED, Outcome.SKIPPED)
-        return True
+    def prepare(self, run: Run[Report]) -> Sequence[Job]:
+        """The jobs, the orphans (``--prune``), and which jobs the options select, read from
+        the state once."""
+        jobs = resolve_jobs(self.manifest, run.settings.default_sandbox, self.options)
+        if self.options.prune:
+            self._orphans = orphan_jobs(run.state, run.settings, jobs, self.options)
+        self._known = known_entries(run.state, run.settings, jobs)
+        for job in jobs:
+            row = self._known.get(job.key)
+            if self.options.wants(job.name, row.outcome if row else None):
+                self._chosen.append(job)
+            else:
+                self._unselected.append(skipped(job, "not selected by --only/--retry-failed"))
+        self._fingerprints = fingerprints(run.state, self._chosen)
+        for sandbox in {j.sandbox for j in self._chosen}:
+            for name, fp in run.state.intents(run.settings.target(sandbox)).items():
+                self._intents[EntryKey(sandbox, name)] = fp
+        return [*jobs, *self._orphans]
 
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class Planned:
-    job: Job
-    decision: Decision
-
-
-def new_run_id() -> str:
-    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
-    return f"{stamp}-{secrets.token_hex(3)}"
-
-
-def resolve_jobs(
-    manifest: Manifest, default_sandbox: str, options: RunOptions | None = None
-) -> list[Job]:
-    """The manifest's entries as jobs, each in its sandbox; ConfigError for an ``--only`` name
-    the manifest does not have (a typo must not silently act on nothing)."""
-    jobs = [
-        Job.of(spec, effective_sandbox(spec, manifest, default_sandbox))
-        for spec in manifest.databases
-    ]
-    unknown = sorted(set(options.only) - {job.name for job in jobs}) if options else []
-    if unknown:
-        names = ", ".join(repr(name) for name in unknown)
-        raise ConfigError(f"--only: no entry named {names} in {manifest.path}")
-    return jobs
-
-
-def known_entries(
-    state: StateStore, settings: Settings, jobs: Sequence[Job]
-) -> dict[Key, StateEntry]:
-    """State rows for the jobs (each in its own sandbox's target)."""
-    known: dict[Key, StateEntry] = {}
-    for sandbox in {job.sandbox for job in jobs}:
-        rows = state.entries(settings.target(sandbox))
-        known.update(((sandbox, name), row) for name, row in rows.items())
-    return known
-
-
-def fingerprints(state: StateStore, jobs: Sequence[Job]) -> dict[Key, str]:
-    """Each job's fingerprint under the state's key (for drift: ``plan`` shows ``update``)."""
-    return {(j.sandbox, j.name): state.fingerprint(j.spec) for j in jobs if j.spec is not None}
-
-
-def decide_jobs(
-    jobs: Sequence[Job],
-    inventory: Inventory,
-    known: dict[Key, StateEntry],
-    fingerprints: dict[Key, str],
-) -> list[Planned]:
-    """Each job with what it needs: create, update (drifted), nothing (exists), or ambiguous."""
-    planned = []
-    for job in jobs:
-        key = (job.sandbox, job.name)
-        decision = decide(
-            inventory.named(job.sandbox, job.name),
-            known=known.get(key),
-            fingerprint=fingerprints.get(key),
+    async def act(self, run: Run[Report]) -> None:
+        self._record_unselected(run)
+        try:
+            inventory = await list_inventory(run.client, {j.sandbox for j in self._chosen})
+        except EntryError as exc:
+            self._not_listed(run, exc)
+            return
+        work = self._settle(run, inventory)
+        if run.interrupted:
+            return
+        self._intend(run, work)
+        log.info(
+            "work_started",
+            create=sum(j.kind is JobKind.CREATE for j in work),
+            update=sum(j.kind is JobKind.UPDATE for j in work),
+            delete=len(self._orphans),
+            done_already=len(run.results),
         )
-        planned.append(Planned(job=job, decision=decision))
-    return planned
+        provisioner = ConnectionProvisioner(run.client, verify=self.options.verify)
+        try:
+            await run.send([*work, *self._orphans], provisioner)
+        finally:
+            self._drop_unmade_intents(run, work)
 
+    def unreachable(self, run: Run[Report], exc: EntryError) -> None:
+        self._record_unselected(run)
+        self._not_listed(run, exc)
 
-def orphan_jobs(
-    state: StateStore, settings: Settings, jobs: Sequence[Job], options: RunOptions
-) -> list[Job]:
-    """Connections this tool created whose entries left the manifest: delete jobs."""
-    if options.retry_failed:
-        return []
-    keep = {(settings.target(j.sandbox), j.name) for j in jobs}
-    return [
-        Job(
-            name=entry.name,
-            sandbox=target.rsplit("|", 1)[1],
-            kind=JobKind.DELETE,
-            connection_id=entry.connection_id,
+    def outcome(self, run: Run[Report]) -> Report:
+        return run.report(str(self.manifest.path))
+
+    def _record_unselected(self, run: Run[Report]) -> None:
+        for result in self._unselected:
+            run.record(result)
+
+    def _not_listed(self, run: Run[Report], exc: EntryError) -> None:
+        """An outage before anything was sent: say so per entry."""
+        log.error("listing_failed", error=exc.message, http_status=exc.status)
+        for job in self._chosen:
+            run.record(_not_listed(job, exc))
+
+    def _settle(self, run: Run[Report], inventory: Inventory) -> list[Job]:
+        """Entries already there end ``existing`` (or ``failed`` when ambiguous); the jobs
+        left to do (create or update) are returned."""
+        work: list[Job] = []
+        for job in self._chosen:
+            decision = decide(
+                inventory.named(job.key),
+                wanted=self._fingerprints.get(job.key),
+                remembered=remembered(self._known.get(job.key)),
+            )
+            todo = work_for(job, decision)
+            if todo is not None:
+                work.append(todo)
+            elif decision.action is Action.EXISTS:
+                self._check_intent(run, job, inventory)
+                run.record(_existing(job, decision))
+            else:
+                run.record(_failed_ambiguous(job, decision))
+        return work
+
+    def _check_intent(self, run: Run[Report], job: Job, inventory: Inventory) -> None:
+        """An intent makes a found connection ours only if our client created it (when the
+        API says who did): a name another tool took meanwhile is never pruned as ours."""
+        if job.key not in self._intents:
+            return
+        creator = inventory.named(job.key)[0].created_client
+        if creator is not None and creator != run.settings.credentials.client_id:
+            del self._intents[job.key]
+
+    def _intend(self, run: Run[Report], work: list[Job]) -> None:
+        run.state.intend(
+            (
+                (run.settings.target(job.sandbox), job.name, self._fingerprints.get(job.key))
+                for job in work
+                if job.kind is JobKind.CREATE
+            ),
+            run_id=run.run_id,
         )
-        for target, entry in state.orphans(settings.target_base, keep)
-        if not options.only or entry.name in options.only
-    ]
+
+    def _drop_unmade_intents(self, run: Run[Report], work: list[Job]) -> None:
+        """Intents of creates that were never sent, or that the API refused outright."""
+        ended = (run.results.get(job.key) for job in work if job.kind is JobKind.CREATE)
+        run.state.drop_intents(
+            (run.settings.target(result.sandbox), result.name)
+            for result in ended
+            if result is not None and _surely_not_created(result)
+        )
+
+    def remember(self, run: Run[Report], result: Result) -> None:
+        if result.status is Outcome.SKIPPED:
+            return
+        key = EntryKey.of(result)
+        target = run.settings.target(result.sandbox)
+        if result.status is Outcome.DELETED:
+            run.state.forget(target, result.name)
+            return
+        fingerprint = None
+        ours = result.status is Outcome.EXISTING and key in self._intents
+        if result.status in (Outcome.CREATED, Outcome.UPDATED):
+            fingerprint = self._fingerprints.get(key)
+        elif ours:  # an earlier run's create, whose answer was lost with its process
+            fingerprint = self._intents[key]
+        run.state.record(target, result, run_id=run.run_id, fingerprint=fingerprint, ours=ours)
 
 
-def pool_config(settings: Settings) -> PoolConfig:
-    return PoolConfig(
-        concurrency=settings.limits.concurrency,
-        backoff=settings.backoff,
-        entry_deadline=settings.timeouts.entry,
-        grace=settings.timeouts.grace,
-    )
-
-
-class ApplyRun:
-    """The main job. ``stop()`` (from a signal handler) ends it gracefully."""
+class ApplyRun(Run[Report]):
+    """The main job: ``apply`` in the run skeleton. ``stop()`` ends it gracefully."""
 
     def __init__(
         self,
@@ -166,211 +200,16 @@ class ApplyRun:
         sleep: Sleep = asyncio.sleep,
         rng: random.Random | None = None,
     ) -> None:
+        super().__init__(
+            ApplyStrategy(manifest, options), settings, observer=observer, sleep=sleep, rng=rng
+        )
         self.manifest = manifest
-        self.settings = settings
         self.options = options
-        self.run_id = new_run_id()
-        self.pacer = RateController(settings.limits.rate)
-        self.results: dict[Key, Result] = {}
-        self.interrupted = False
-        self.requests: dict[str, int] = {}
-        self.statuses: dict[int, int] = {}  # HTTP answers by status (the client's own counts)
-        self._observer = observer or NullObserver()
-        self._sleep = sleep
-        self._rng = rng
-        self._pool: Pool | None = None
-        self._state: StateStore | None = None
-        self._fingerprints: dict[Key, str] = {}
-        self._intents: dict[Key, str | None] = {}  # creates sent earlier, outcome unrecorded
-        self._log = log
 
     @property
     def report_path(self) -> Path:
         default = self.manifest.path.parent / "reports" / f"{self.run_id}.json"
         return self.settings.report_path or default
-
-    @property
-    def started_sending(self) -> bool:
-        """True once creates may have been sent (the pool started): a second signal then
-        cancels them at once, and the report is still written."""
-        return self._pool is not None
-
-    def stop(self, *, now: bool = False) -> None:
-        """Stop the run gracefully (as SIGINT/SIGTERM do): no new entry starts, in-flight ones
-        finish (or are cancelled at once with ``now``), and ``execute`` still returns a report."""
-        self.interrupted = True
-        if self._pool is not None:
-            self._pool.stop(now=now)
-
-    async def execute(self) -> Report:
-        """Run the manifest: decide, create/adopt/update each entry, and return the report."""
-        started = datetime.now(UTC)
-        # Bound once: an event per entry then costs no logger set-up. Events go through the
-        # structlog configuration in force when the run starts.
-        self._log = log.bind()
-        jobs = resolve_jobs(self.manifest, self.settings.default_sandbox, self.options)
-        orphans: list[Job] = []
-        with (
-            bound_contextvars(run_id=self.run_id),
-            RunLock(self.settings.state_path),
-            StateStore.open(self.settings.state_path) as state,
-        ):
-            self._state = state
-            try:
-                if self.options.prune:
-                    orphans = orphan_jobs(state, self.settings, jobs, self.options)
-                await self._run(jobs, orphans, state)
-            finally:
-                self._observer.close()
-                self._state = None
-        ordered = [(j.sandbox, j.name) for j in [*jobs, *orphans]]
-        for job in [*jobs, *orphans]:
-            self.results.setdefault((job.sandbox, job.name), _skipped(job, "interrupted"))
-        return Report(
-            run_id=self.run_id,
-            manifest=str(self.manifest.path),
-            started_at=started,
-            finished_at=datetime.now(UTC),
-            results=tuple(self.results[key] for key in ordered),
-            http_statuses=dict(self.statuses),
-        )
-
-    async def _run(self, jobs: list[Job], orphans: list[Job], state: StateStore) -> None:
-        known = known_entries(state, self.settings, jobs)
-        chosen: list[Job] = []
-        self._observer.start(len(jobs) + len(orphans))
-        for job in jobs:
-            if self.options.wants(job.name, known.get((job.sandbox, job.name))):
-                chosen.append(job)
-            else:
-                self._record(_skipped(job, "not selected by --only/--retry-failed"))
-        self._fingerprints = fingerprints(state, chosen)
-        for sandbox in {j.sandbox for j in chosen}:
-            for name, fp in state.intents(self.settings.target(sandbox)).items():
-                self._intents[(sandbox, name)] = fp
-        async with FlowClient(self.settings, pacer=self.pacer) as client:
-            self.statuses = client.statuses
-            try:
-                await client.authenticate()
-                inventory = await list_inventory(client, {j.sandbox for j in chosen})
-            except EntryError as exc:  # an outage before anything was sent: say so per entry
-                log.error("listing_failed", error=exc.message, http_status=exc.status)
-                for job in chosen:
-                    self._record(_not_listed(job, exc))
-                return
-            work = self._settle(
-                decide_jobs(chosen, inventory, known, self._fingerprints), inventory
-            )
-            if self.interrupted:
-                return
-            self._pool = Pool(
-                ConnectionProvisioner(client, verify=self.options.verify),
-                pool_config(self.settings),
-                on_result=self._record,
-                budget=RetryBudget(),
-                sleep=self._sleep,
-                rng=self._rng,
-                rate_of=lambda: self.pacer.rate,
-            )
-            self._intend(state, work)
-            log.info(
-                "work_started",
-                create=sum(j.kind is JobKind.CREATE for j in work),
-                update=sum(j.kind is JobKind.UPDATE for j in work),
-                delete=len(orphans),
-                done_already=len(self.results),
-            )
-            try:
-                await self._pool.run([*work, *orphans])
-            finally:
-                self._drop_unmade_intents(state, work)
-            self.requests = dict(client.requests)
-
-    def _settle(self, planned: list[Planned], inventory: Inventory) -> list[Job]:
-        """Entries already there end ``existing`` (or ``failed`` when ambiguous); the jobs
-        left to do (create or update) are returned."""
-        work: list[Job] = []
-        for item in planned:
-            job, decision = item.job, item.decision
-            if decision.action is Action.CREATE:
-                work.append(job)
-            elif decision.action is Action.UPDATE:
-                work.append(
-                    dataclasses.replace(job, kind=JobKind.UPDATE, connection_id=decision.ids[0])
-                )
-            elif decision.action is Action.EXISTS:
-                self._check_intent(job, inventory)
-                self._record(_existing(job, decision))
-            else:
-                self._record(_failed_ambiguous(job, decision))
-        return work
-
-    def _check_intent(self, job: Job, inventory: Inventory) -> None:
-        """An intent makes a found connection ours only if our client created it (when the
-        API says who did): a name another tool took meanwhile is never pruned as ours."""
-        key = _key(job)
-        if key not in self._intents:
-            return
-        creator = inventory.named(job.sandbox, job.name)[0].created_client
-        if creator is not None and creator != self.settings.credentials.client_id:
-            del self._intents[key]
-
-    def _intend(self, state: StateStore, work: list[Job]) -> None:
-        state.intend(
-            (
-                (self.settings.target(job.sandbox), job.name, self._fingerprints.get(_key(job)))
-                for job in work
-                if job.kind is JobKind.CREATE
-            ),
-            run_id=self.run_id,
-        )
-
-    def _drop_unmade_intents(self, state: StateStore, work: list[Job]) -> None:
-        """Intents of creates that were never sent, or that the API refused outright."""
-        ended = (self.results.get(_key(job)) for job in work if job.kind is JobKind.CREATE)
-        state.drop_intents(
-            (self.settings.target(result.sandbox), result.name)
-            for result in ended
-            if result is not None and _surely_not_created(result)
-        )
-
-    def _remember(self, result: Result) -> None:
-        if self._state is None or result.status is Outcome.SKIPPED:
-            return
-        key = (result.sandbox, result.name)
-        target = self.settings.target(result.sandbox)
-        if result.status is Outcome.DELETED:
-            self._state.forget(target, result.name)
-            return
-        fingerprint = None
-        ours = result.status is Outcome.EXISTING and key in self._intents
-        if result.status in (Outcome.CREATED, Outcome.UPDATED):
-            fingerprint = self._fingerprints.get(key)
-        elif ours:  # an earlier run's create, whose answer was lost with its process
-            fingerprint = self._intents[key]
-        self._state.record(target, result, run_id=self.run_id, fingerprint=fingerprint, ours=ours)
-
-    def _record(self, result: Result) -> None:
-        self.results[(result.sandbox, result.name)] = result
-        self._remember(result)
-        self._log.info(
-            "entry_finished",
-            entry=result.name,
-            status=result.status.value,
-            connection_id=result.connection_id,
-            attempts=result.attempts,
-            http_status=result.http_status,
-            duration_ms=result.duration_ms,
-            error=result.error,
-            verified=result.verified,
-            request_id=result.request_id,
-        )
-        self._observer.entry_finished(result)
-        self._observer.rate_changed(self.pacer.rate)
-
-
-def _key(job: Job) -> Key:
-    return (job.sandbox, job.name)
 
 
 def _surely_not_created(result: Result) -> bool:
@@ -393,10 +232,6 @@ def _not_listed(job: Job, exc: EntryError) -> Result:
         error_code=exc.code,
         request_id=exc.request_id,
     )
-
-
-def _skipped(job: Job, why: str) -> Result:
-    return Result(name=job.name, sandbox=job.sandbox, status=Outcome.SKIPPED, error=why)
 
 
 def _existing(job: Job, decision: Decision) -> Result:

@@ -9,35 +9,16 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from enum import StrEnum
 from typing import Final
 
 from provisioner.aep import Connection, FlowClient
-from provisioner.engine._state import StateEntry
+from provisioner.engine._domain import EntryKey
 from provisioner.settings import ORACLE_SPEC_ID
 
-__all__ = ["Action", "Decision", "Inventory", "decide", "list_inventory", "lookup_name"]
+__all__ = ["Inventory", "list_inventory", "lookup_name"]
 
 SPEC_FILTER = f"connectionSpec.id=={ORACLE_SPEC_ID}"
 _PLAIN_NAME: Final = re.compile(r"[A-Za-z0-9_.\- ]+")  # safe inside a property filter
-
-
-class Action(StrEnum):
-    CREATE = "create"
-    EXISTS = "exists"
-    UPDATE = "update"  # exists, but the manifest's entry changed since this tool wrote it
-    AMBIGUOUS = "ambiguous"
-    ORPHANED = "orphaned"  # this tool created it; the manifest no longer has it
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class Decision:
-    action: Action
-    ids: tuple[str, ...] = ()
-
-    @property
-    def connection_id(self) -> str | None:
-        return self.ids[0] if len(self.ids) == 1 else None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -47,8 +28,9 @@ class Inventory:
     by_sandbox: Mapping[str, Mapping[str, tuple[Connection, ...]]]
     pages: int
 
-    def named(self, sandbox: str, name: str) -> tuple[Connection, ...]:
-        return self.by_sandbox.get(sandbox, {}).get(name, ())
+    def named(self, key: EntryKey) -> tuple[Connection, ...]:
+        """The connections named exactly like the entry, in its sandbox."""
+        return self.by_sandbox.get(key.sandbox, {}).get(key.name, ())
 
 
 def _index(connections: Iterable[Connection]) -> dict[str, tuple[Connection, ...]]:
@@ -75,25 +57,3 @@ async def lookup_name(client: FlowClient, *, sandbox: str, name: str) -> tuple[C
         filters.append(f"name=={name}")
     found = await client.list_connections(sandbox=sandbox, filters=filters)
     return tuple(c for c in found if c.name == name)
-
-
-def decide(
-    found: tuple[Connection, ...],
-    *,
-    known: StateEntry | None = None,
-    fingerprint: str | None = None,
-) -> Decision:
-    """What to do with an entry, from the connections named like it and the state's row."""
-    if not found:
-        return Decision(action=Action.CREATE)
-    ids = tuple(sorted(c.id for c in found))
-    if len(ids) > 1:
-        return Decision(action=Action.AMBIGUOUS, ids=ids)
-    drifted = (
-        known is not None
-        and known.connection_id == ids[0]
-        and known.fingerprint is not None
-        and fingerprint is not None
-        and known.fingerprint != fingerprint
-    )
-    return Decision(action=Action.UPDATE if drifted else Action.EXISTS, ids=ids)

@@ -21,30 +21,22 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 import structlog
-from structlog.contextvars import bound_contextvars
 
 from provisioner.aep import (
     ExploredTable,
     FlowClient,
-    RateController,
-    RetryBudget,
     Sleep,
     explore_columns,
     explore_tables,
 )
-from provisioner.engine._apply import (
-    Key,
-    RunOptions,
-    known_entries,
-    new_run_id,
-    pool_config,
-    resolve_jobs,
-)
-from provisioner.engine._discover import Action, decide, list_inventory, lookup_name
-from provisioner.engine._observer import NullObserver, RunObserver
-from provisioner.engine._pool import Job, JobKind, Pool, Provisioned
-from provisioner.engine._provision import ambiguous_message, reachable
-from provisioner.engine._state import StateEntry, StateStore
+from provisioner.engine._discover import list_inventory, lookup_name
+from provisioner.engine._domain import Action, EntryKey, Job, JobKind, ambiguous_message, decide
+from provisioner.engine._entries import RunOptions, known_entries, resolve_jobs
+from provisioner.engine._observer import RunObserver
+from provisioner.engine._pool import Provisioned
+from provisioner.engine._provision import reachable
+from provisioner.engine._run import ReadOnly, Run
+from provisioner.engine._state import StateEntry
 from provisioner.errors import EntryError, PermanentError
 from provisioner.manifest import Manifest
 from provisioner.reports import (
@@ -57,7 +49,7 @@ from provisioner.reports import (
 )
 from provisioner.settings import Settings
 
-__all__ = ["ExploreOptions", "ExploreRun"]
+__all__ = ["ExploreOptions", "ExploreRun", "ExploreStrategy"]
 
 log = structlog.get_logger(__name__)
 
@@ -68,10 +60,6 @@ class ExploreOptions:
 
     only: tuple[str, ...] = ()
     columns: bool = False
-
-
-def _key(job: Job) -> Key:
-    return (job.sandbox, job.name)
 
 
 def _ended(
@@ -104,12 +92,12 @@ class _Explorer:
         self._client = client
         self._columns = columns
         self._gate = asyncio.Semaphore(slots)
-        self.found: dict[Key, Exploration] = {}
-        self._tables: dict[Key, tuple[ExploredTable, ...]] = {}
-        self._read: dict[tuple[Key, str], TableInfo] = {}
+        self.found: dict[EntryKey, Exploration] = {}
+        self._tables: dict[EntryKey, tuple[ExploredTable, ...]] = {}
+        self._read: dict[tuple[EntryKey, str], TableInfo] = {}
 
     async def provision(self, job: Job, attempt: int) -> Provisioned:
-        key = _key(job)
+        key = job.key
         connection_id = job.connection_id or ""
         try:
             tables = await self._list(job, connection_id)
@@ -133,7 +121,7 @@ class _Explorer:
         return Provisioned(status=outcome, connection_id=connection_id, http_status=200)
 
     async def _list(self, job: Job, connection_id: str) -> tuple[ExploredTable, ...]:
-        key = _key(job)
+        key = job.key
         if key not in self._tables:
             async with self._gate:
                 found = await explore_tables(self._client, connection_id, sandbox=job.sandbox)
@@ -160,7 +148,7 @@ class _Explorer:
             log.info("connection_moved", connection_id=connection_id, now=others[0])
             moved = dataclasses.replace(job, connection_id=others[0])
             await self.provision(moved, 1)
-            return self.found[_key(job)]
+            return self.found[job.key]
         error = f"connection {connection_id} is gone ({exc.message}) and none is named so"
         return _ended(job, ExploreStatus.NO_CONNECTION, error, error_code=exc.code)
 
@@ -182,7 +170,7 @@ class _Explorer:
         return tuple(infos)
 
     async def _info(self, job: Job, connection_id: str, table: ExploredTable) -> TableInfo:
-        done = (_key(job), table.path)
+        done = (job.key, table.path)
         if done in self._read:
             return self._read[done]
         if not table.can_fetch_schema:
@@ -210,9 +198,113 @@ def _recorded_id(known: StateEntry | None) -> str | None:
     return known.connection_id
 
 
-class ExploreRun:
-    """One ``explore``. ``stop()`` (from a signal handler) ends it gracefully: entries not
-    explored by then are reported ``failed`` with the reason ``interrupted``."""
+def _as_result(found: Exploration) -> Result:
+    """An entry that ended before the pool, as the run records it (log, progress)."""
+    return Result(
+        name=found.name,
+        sandbox=found.sandbox,
+        status=Outcome.FAILED,
+        connection_id=found.connection_id,
+        error=found.error,
+        error_code=found.error_code,
+    )
+
+
+def _from_result(result: Result) -> Exploration:
+    """An entry the pool ended without the explorer's word (gave up, deadline, stop)."""
+    return Exploration(
+        name=result.name,
+        sandbox=result.sandbox,
+        status=ExploreStatus.FAILED,
+        connection_id=result.connection_id,
+        error=result.error or "not explored",
+        error_code=result.error_code,
+    )
+
+
+class ExploreStrategy(ReadOnly):
+    """``explore`` in the run skeleton: reads the state (without the lock) and the API, sends
+    no write; its run returns every selected entry's Exploration, in manifest order."""
+
+    def __init__(self, manifest: Manifest, options: ExploreOptions) -> None:
+        self.manifest = manifest
+        self.options = options
+        self._chosen: list[Job] = []
+        self._known: dict[EntryKey, StateEntry] = {}
+        self._ended: dict[EntryKey, Exploration] = {}  # before the pool: no connection, ...
+        self._explorer: _Explorer | None = None
+
+    def prepare(self, run: Run[list[Exploration]]) -> Sequence[Job]:
+        only = self.options.only
+        jobs = resolve_jobs(self.manifest, run.settings.default_sandbox, RunOptions(only=only))
+        self._chosen = [j for j in jobs if not only or j.name in only]
+        self._known = known_entries(run.state, run.settings, self._chosen)
+        return self._chosen
+
+    async def act(self, run: Run[list[Exploration]]) -> None:
+        if run.interrupted:  # stopped before it started: nothing is asked
+            return
+        ids = {j.key: i for j in self._chosen if (i := _recorded_id(self._known.get(j.key)))}
+        unknown = [j for j in self._chosen if j.key not in ids]
+        if unknown:
+            ids.update(await self._listed(run, unknown))
+        work = [
+            dataclasses.replace(j, kind=JobKind.EXPLORE, connection_id=ids[j.key])
+            for j in self._chosen
+            if j.key in ids
+        ]
+        self._explorer = _Explorer(
+            run.client, columns=self.options.columns, slots=run.settings.limits.concurrency
+        )
+        log.info("explore_started", entries=len(work), columns=self.options.columns)
+        await run.send(work, self._explorer)
+
+    async def _listed(self, run: Run[list[Exploration]], jobs: list[Job]) -> dict[EntryKey, str]:
+        """The connection ids the listing shows for ``jobs`` (those it shows exactly one of);
+        the others end here."""
+        try:
+            inventory = await list_inventory(run.client, {j.sandbox for j in jobs})
+        except EntryError as exc:
+            log.error("listing_failed", error=exc.message, http_status=exc.status)
+            error = f"could not read the existing connections: {exc.message}"
+            for job in jobs:
+                self._end(run, _ended(job, ExploreStatus.FAILED, error, error_code=exc.code))
+            return {}
+        ids: dict[EntryKey, str] = {}
+        for job in jobs:
+            decision = decide(inventory.named(job.key))
+            if decision.action is Action.CREATE:
+                error = "no connection has this name (run apply first)"
+                self._end(run, _ended(job, ExploreStatus.NO_CONNECTION, error))
+            elif decision.action is Action.AMBIGUOUS:
+                self._end(run, _ended(job, ExploreStatus.FAILED, ambiguous_message(decision)))
+            else:
+                ids[job.key] = decision.ids[0]
+        return ids
+
+    def _end(self, run: Run[list[Exploration]], found: Exploration) -> None:
+        self._ended[EntryKey.of(found)] = found
+        run.record(_as_result(found))
+
+    def outcome(self, run: Run[list[Exploration]]) -> list[Exploration]:
+        return [self._exploration(run, job) for job in self._chosen]
+
+    def _exploration(self, run: Run[list[Exploration]], job: Job) -> Exploration:
+        ended = self._ended.get(job.key)
+        if ended is not None:
+            return ended
+        result = run.results.get(job.key)
+        if result is None:
+            return _ended(job, ExploreStatus.FAILED, "interrupted")
+        found = self._explorer.found.get(job.key) if self._explorer else None
+        if found is None or result.status is Outcome.SKIPPED:
+            return _from_result(result)
+        return found
+
+
+class ExploreRun(Run[list[Exploration]]):
+    """One ``explore`` in the run skeleton. ``stop()`` (from a signal handler) ends it
+    gracefully: entries not explored by then are reported ``failed``, ``interrupted``."""
 
     def __init__(
         self,
@@ -224,141 +316,6 @@ class ExploreRun:
         sleep: Sleep = asyncio.sleep,
         rng: random.Random | None = None,
     ) -> None:
-        self.manifest = manifest
-        self.settings = settings
-        self.options = options
-        self.run_id = new_run_id()
-        self.pacer = RateController(settings.limits.rate)
-        self.interrupted = False
-        self.requests: dict[str, int] = {}
-        self._observer = observer or NullObserver()
-        self._sleep = sleep
-        self._rng = rng
-        self._pool: Pool | None = None
-        self._found: dict[Key, Exploration] = {}
-
-    @property
-    def started_sending(self) -> bool:
-        """True once the pool runs: a second signal then cancels in-flight entries at once."""
-        return self._pool is not None
-
-    def stop(self, *, now: bool = False) -> None:
-        self.interrupted = True
-        if self._pool is not None:
-            self._pool.stop(now=now)
-
-    async def execute(self) -> list[Exploration]:
-        """Every selected entry's exploration, in manifest order."""
-        jobs = resolve_jobs(
-            self.manifest, self.settings.default_sandbox, RunOptions(only=self.options.only)
+        super().__init__(
+            ExploreStrategy(manifest, options), settings, observer=observer, sleep=sleep, rng=rng
         )
-        chosen = [j for j in jobs if not self.options.only or j.name in self.options.only]
-        with StateStore.open(self.settings.state_path) as state:
-            known = known_entries(state, self.settings, chosen)
-        with bound_contextvars(run_id=self.run_id):
-            self._observer.start(len(chosen))
-            try:
-                await self._run(chosen, known)
-            finally:
-                self._observer.close()
-        return [
-            self._found.get(_key(j)) or _ended(j, ExploreStatus.FAILED, "interrupted")
-            for j in chosen
-        ]
-
-    async def _run(self, chosen: list[Job], known: dict[Key, StateEntry]) -> None:
-        if self.interrupted:  # stopped before it started: nothing is asked
-            return
-        async with FlowClient(self.settings, pacer=self.pacer) as client:
-            await client.authenticate()
-            work = await self._connections(client, chosen, known)
-            if self.interrupted:
-                return
-            explorer = _Explorer(
-                client, columns=self.options.columns, slots=self.settings.limits.concurrency
-            )
-            self._pool = Pool(
-                explorer,
-                pool_config(self.settings),
-                on_result=lambda result: self._record(result, explorer),
-                budget=RetryBudget(),
-                sleep=self._sleep,
-                rng=self._rng,
-                rate_of=lambda: self.pacer.rate,
-            )
-            log.info("explore_started", entries=len(work), columns=self.options.columns)
-            await self._pool.run(work)
-            self.requests = dict(client.requests)
-
-    async def _connections(
-        self, client: FlowClient, chosen: list[Job], known: dict[Key, StateEntry]
-    ) -> list[Job]:
-        """The chosen entries with their connection ids: the state's, else the listing's.
-        Entries without one (or with several, or unlisted in an outage) end here."""
-        ids = {_key(j): i for j in chosen if (i := _recorded_id(known.get(_key(j)))) is not None}
-        unknown = [j for j in chosen if _key(j) not in ids]
-        if unknown:
-            ids.update(await self._listed(client, unknown))
-        return [
-            dataclasses.replace(j, kind=JobKind.EXPLORE, connection_id=ids[_key(j)])
-            for j in chosen
-            if _key(j) in ids
-        ]
-
-    async def _listed(self, client: FlowClient, jobs: list[Job]) -> dict[Key, str]:
-        """The connection ids the listing shows for ``jobs`` (those it shows exactly one of)."""
-        try:
-            inventory = await list_inventory(client, {j.sandbox for j in jobs})
-        except EntryError as exc:
-            log.error("listing_failed", error=exc.message, http_status=exc.status)
-            error = f"could not read the existing connections: {exc.message}"
-            for job in jobs:
-                self._finish(_ended(job, ExploreStatus.FAILED, error, error_code=exc.code))
-            return {}
-        ids: dict[Key, str] = {}
-        for job in jobs:
-            decision = decide(inventory.named(job.sandbox, job.name))
-            if decision.action is Action.CREATE:
-                error = "no connection has this name (run apply first)"
-                self._finish(_ended(job, ExploreStatus.NO_CONNECTION, error))
-            elif decision.action is Action.AMBIGUOUS:
-                self._finish(_ended(job, ExploreStatus.FAILED, ambiguous_message(decision)))
-            else:
-                ids[_key(job)] = decision.ids[0]
-        return ids
-
-    def _record(self, result: Result, explorer: _Explorer) -> None:
-        """The pool's result for an entry; what the explorer found says more, when it ended."""
-        key = (result.sandbox, result.name)
-        found = explorer.found.get(key)
-        if found is None or result.status is Outcome.SKIPPED:
-            found = Exploration(
-                name=result.name,
-                sandbox=result.sandbox,
-                status=ExploreStatus.FAILED,
-                connection_id=result.connection_id,
-                error=result.error or "not explored",
-                error_code=result.error_code,
-            )
-        self._finish(found, result)
-
-    def _finish(self, found: Exploration, result: Result | None = None) -> None:
-        self._found[(found.sandbox, found.name)] = found
-        log.info(
-            "entry_explored",
-            entry=found.name,
-            status=found.status.value,
-            connection_id=found.connection_id,
-            tables=len(found.tables),
-            error=found.error,
-        )
-        if result is None:
-            result = Result(
-                name=found.name,
-                sandbox=found.sandbox,
-                status=Outcome.FAILED,
-                connection_id=found.connection_id,
-                error=found.error,
-            )
-        self._observer.entry_finished(result)
-        self._observer.rate_changed(self.pacer.rate)

@@ -3,25 +3,34 @@
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Final, TextIO
 
-from provisioner.aep import FlowClient, RateController
-from provisioner.engine._apply import (
+from provisioner.engine._discover import list_inventory
+from provisioner.engine._domain import (
+    Action,
+    Decision,
+    EntryKey,
+    Job,
+    ambiguous_message,
+    decide,
+)
+from provisioner.engine._entries import (
     RunOptions,
-    decide_jobs,
     fingerprints,
     known_entries,
     orphan_jobs,
+    remembered,
     resolve_jobs,
 )
-from provisioner.engine._discover import Action, Decision, list_inventory
-from provisioner.engine._provision import ambiguous_message
-from provisioner.engine._state import StateStore
+from provisioner.engine._run import ReadOnly, Run
+from provisioner.engine._state import StateEntry
 from provisioner.manifest import Manifest
+from provisioner.reports import Outcome
 from provisioner.settings import Settings
 
-__all__ = ["PlanRow", "run_plan", "write_plan"]
+__all__ = ["PlanRow", "PlanStrategy", "run_plan", "write_plan"]
 
 _ACTIONS: Final = ("create", "update", "exists", "ambiguous", "orphaned", "skip")
 
@@ -37,35 +46,65 @@ class PlanRow:
         return self.decision.action.value if self.decision else "skip"
 
 
+class PlanStrategy(ReadOnly):
+    """What ``apply`` would do, read from the state (without the run lock) and the API."""
+
+    def __init__(self, manifest: Manifest, options: RunOptions) -> None:
+        self.manifest = manifest
+        self.options = options
+        self._jobs: list[Job] = []
+        self._chosen: list[Job] = []
+        self._orphans: list[Job] = []
+        self._known: dict[EntryKey, StateEntry] = {}
+        self._fingerprints: dict[EntryKey, str] = {}
+        self._decided: dict[EntryKey, Decision] = {}
+
+    def prepare(self, run: Run[list[PlanRow]]) -> Sequence[Job]:
+        settings, state = run.settings, run.state
+        self._jobs = resolve_jobs(self.manifest, settings.default_sandbox, self.options)
+        self._known = known_entries(state, settings, self._jobs)
+        self._chosen = [
+            j for j in self._jobs if self.options.wants(j.name, _outcome(self._known.get(j.key)))
+        ]
+        self._fingerprints = fingerprints(state, self._chosen)
+        self._orphans = orphan_jobs(state, settings, self._jobs, self.options)
+        return [*self._jobs, *self._orphans]
+
+    async def act(self, run: Run[list[PlanRow]]) -> None:
+        inventory = await list_inventory(run.client, {j.sandbox for j in self._chosen})
+        self._decided = {
+            j.key: decide(
+                inventory.named(j.key),
+                wanted=self._fingerprints.get(j.key),
+                remembered=remembered(self._known.get(j.key)),
+            )
+            for j in self._chosen
+        }
+
+    def outcome(self, run: Run[list[PlanRow]]) -> list[PlanRow]:
+        rows = [
+            PlanRow(name=j.name, sandbox=j.sandbox, decision=self._decided.get(j.key))
+            for j in self._jobs
+        ]
+        rows += [
+            PlanRow(
+                name=o.name,
+                sandbox=o.sandbox,
+                decision=Decision(action=Action.ORPHANED, ids=(o.connection_id or "",)),
+            )
+            for o in self._orphans
+        ]
+        return rows
+
+
+def _outcome(row: StateEntry | None) -> Outcome | None:
+    return row.outcome if row else None
+
+
 async def run_plan(manifest: Manifest, settings: Settings, options: RunOptions) -> list[PlanRow]:
-    """What ``apply`` would do for each selected entry, read from the state and the API; writes
-    nothing."""
-    jobs = resolve_jobs(manifest, settings.default_sandbox, options)
-    with StateStore.open(settings.state_path) as state:
-        known = known_entries(state, settings, jobs)
-        chosen = [j for j in jobs if options.wants(j.name, known.get((j.sandbox, j.name)))]
-        prints = fingerprints(state, chosen)
-        orphans = orphan_jobs(state, settings, jobs, options)
-    async with FlowClient(settings, pacer=RateController(settings.limits.rate)) as client:
-        await client.authenticate()
-        inventory = await list_inventory(client, {j.sandbox for j in chosen})
-    decided = {
-        (p.job.sandbox, p.job.name): p.decision
-        for p in decide_jobs(chosen, inventory, known, prints)
-    }
-    rows = [
-        PlanRow(name=j.name, sandbox=j.sandbox, decision=decided.get((j.sandbox, j.name)))
-        for j in jobs
-    ]
-    rows += [
-        PlanRow(
-            name=o.name,
-            sandbox=o.sandbox,
-            decision=Decision(action=Action.ORPHANED, ids=(o.connection_id or "",)),
-        )
-        for o in orphans
-    ]
-    return rows
+    """The plan's rows: one per manifest entry, then one per orphan."""
+    run: Run[list[PlanRow]] = Run(PlanStrategy(manifest, options), settings)
+    return await run.execute()
 
 
 def _detail(row: PlanRow) -> str:
@@ -87,7 +126,6 @@ def _detail(row: PlanRow) -> str:
 
 
 def write_plan(rows: list[PlanRow], out: TextIO) -> None:
-    """The plan as text: one line per entry, then the count per action."""
     width = max((len(r.name) for r in rows), default=4)
     for row in rows:
         out.write(f"{row.action:<9}  {row.name:<{width}}  [{row.sandbox}]  {_detail(row)}\n")

@@ -8,19 +8,23 @@ import dataclasses
 import structlog
 
 from provisioner.aep import FlowClient, connection_body, patch_ops
-from provisioner.engine._discover import Action, Decision, decide, lookup_name
-from provisioner.engine._pool import Job, JobKind, Provisioned
+from provisioner.engine._discover import lookup_name
+from provisioner.engine._domain import (
+    Action,
+    EntryKey,
+    Job,
+    JobKind,
+    ambiguous_message,
+    decide,
+)
+from provisioner.engine._pool import Provisioned
 from provisioner.errors import EntryError, PermanentError, RetryableError
 from provisioner.manifest import DatabaseSpec
 from provisioner.reports import Outcome
 
-__all__ = ["ConnectionProvisioner", "ambiguous_message", "reachable"]
+__all__ = ["ConnectionProvisioner", "reachable"]
 
 log = structlog.get_logger(__name__)
-
-
-def ambiguous_message(decision: Decision) -> str:
-    return f"{len(decision.ids)} connections already have this name: {', '.join(decision.ids)}"
 
 
 def _spec(job: Job) -> DatabaseSpec:
@@ -46,7 +50,7 @@ class ConnectionProvisioner:
     ) -> None:
         self._client = client
         self._verify = verify
-        self._uncertain: set[str] = set()  # names whose create may have landed unseen
+        self._uncertain: set[EntryKey] = set()  # creates that may have landed unseen
 
     async def provision(self, job: Job, attempt: int) -> Provisioned:
         if job.kind is JobKind.DELETE:
@@ -61,7 +65,7 @@ class ConnectionProvisioner:
         return done
 
     async def _create(self, job: Job) -> Provisioned:
-        if job.name in self._uncertain:
+        if job.key in self._uncertain:
             found = await lookup_name(self._client, sandbox=job.sandbox, name=job.name)
             decision = decide(found)
             if decision.action is Action.AMBIGUOUS:
@@ -69,14 +73,14 @@ class ConnectionProvisioner:
             if decision.action is Action.EXISTS:
                 log.info("create_found_after_lost_answer", connection_id=decision.ids[0])
                 return Provisioned(status=Outcome.CREATED, connection_id=decision.ids[0])
-            self._uncertain.discard(job.name)
+            self._uncertain.discard(job.key)
         try:
             created = await self._client.create_connection(
                 connection_body(_spec(job)), sandbox=job.sandbox
             )
         except RetryableError as exc:
             if exc.sent and exc.status != 429:
-                self._uncertain.add(job.name)  # it may have landed: look before sending again
+                self._uncertain.add(job.key)  # it may have landed: look before sending again
             raise
         return Provisioned(
             status=Outcome.CREATED,

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from provisioner.emulator._faults import FaultPlan, RequestKind
-from provisioner.engine._apply import ApplyRun, RunOptions
+from provisioner.engine import ApplyRun, RunOptions
 from provisioner.reports._model import Outcome
 from tests.conftest import EmulatorFactory, make_settings
 from tests.helpers import manifest, many, spec

@@ -14,8 +14,7 @@ import pytest
 from provisioner.cli._main import main
 from provisioner.emulator._catalog import columns, tables
 from provisioner.emulator._faults import FaultDice, FaultPlan, RequestKind
-from provisioner.engine import ExploreOptions, ExploreRun
-from provisioner.engine._apply import ApplyRun, RunOptions
+from provisioner.engine import ApplyRun, ExploreOptions, ExploreRun, RunOptions
 from provisioner.reports import ExploreStatus
 from provisioner.settings import Backoff
 from tests.cliproc import cli_env, run_cli

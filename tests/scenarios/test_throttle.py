@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from provisioner.emulator._faults import FaultPlan
-from provisioner.engine._apply import ApplyRun, RunOptions
+from provisioner.engine import ApplyRun, RunOptions
 from provisioner.settings import Backoff
 from tests.conftest import EmulatorFactory, make_settings
 from tests.helpers import manifest, many

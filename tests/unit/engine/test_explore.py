@@ -12,8 +12,7 @@ from provisioner.emulator._catalog import columns as columns_of
 from provisioner.emulator._catalog import tables
 from provisioner.emulator._faults import FaultPlan, RequestKind
 from provisioner.emulator._server import RunningEmulator
-from provisioner.engine import ExploreOptions, ExploreRun, NullObserver
-from provisioner.engine._apply import ApplyRun, RunOptions
+from provisioner.engine import ApplyRun, ExploreOptions, ExploreRun, NullObserver, RunOptions
 from provisioner.reports import Exploration, ExploreStatus, Result
 from provisioner.settings import Backoff
 from tests.conftest import EMULATOR_ORG, EmulatorFactory, make_settings
