@@ -154,3 +154,22 @@ def test_cli_explore_usage_errors_exit_2(tmp_path: Path, monkeypatch: pytest.Mon
     assert main(["explore", str(path), "--emulator", "--only", "nope"]) == 2
     (tmp_path / "a-folder").mkdir()
     assert main(["explore", str(path), "--emulator", "--output", str(tmp_path / "a-folder")]) == 2
+
+
+def test_explore_never_shows_a_password(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    canary = "canary-pw-5e1f-explore"
+    monkeypatch.setenv("DB_PASSWORD", canary)
+    path = _manifest_file(tmp_path / "manifest.yaml")
+    loud = ("--emulator", "--no-progress", "--log-level", "debug", "--log-format", "json")
+    assert main(["apply", str(path), *loud, "--only", "名前 db", "--only", "down"]) in (0, 1)
+    out = tmp_path / "tables.json"
+    code = main(
+        ["explore", str(path), *loud, "--columns", "--format", "json", "--output", str(out)]
+    )
+    assert code == 1
+    shown = capsys.readouterr()
+    assert '"event": "entry_finished"' in shown.err  # the debug log was on
+    for text in (shown.out, shown.err, out.read_text(encoding="utf-8")):
+        assert canary not in text
