@@ -49,9 +49,9 @@ class ExploreStatus(StrEnum):
     """How exploring one entry ended."""
 
     EXPLORED = "explored"  # every table listed (and, with --columns, every table's columns)
-    NO_CONNECTION = "no_connection"  # the entry has no connection (or several) in Platform
+    NO_CONNECTION = "no_connection"  # no connection has the entry's name (or its id is gone)
     UNREACHABLE = "unreachable"  # the connection cannot reach its database
-    FAILED = "failed"  # an API error, after the retries
+    FAILED = "failed"  # an API error after the retries, several connections, unread columns
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
