@@ -19,6 +19,12 @@ from provisioner.aep._authspec import (
 from provisioner.aep._bodies import auth_params, connection_body, patch_ops
 from provisioner.aep._client import ClientConfig, Connection, FlowClient
 from provisioner.aep._connstring import oracle_connection_string
+from provisioner.aep._explore import (
+    ExploredColumn,
+    ExploredTable,
+    explore_columns,
+    explore_tables,
+)
 from provisioner.aep._pacing import RateController, Retrier, RetryBudget, Sleep
 
 __all__ = [
@@ -26,6 +32,8 @@ __all__ = [
     "ChosenAuth",
     "ClientConfig",
     "Connection",
+    "ExploredColumn",
+    "ExploredTable",
     "FlowClient",
     "OracleSpec",
     "RateController",
@@ -36,6 +44,8 @@ __all__ = [
     "check_entries",
     "choose_auth",
     "connection_body",
+    "explore_columns",
+    "explore_tables",
     "oracle_connection_string",
     "parse_oracle_spec",
     "patch_ops",

@@ -316,6 +316,15 @@ class FlowClient:
             seen.add(next_href)
             path, params = next_href, None
 
+    async def read(
+        self, kind: str, path: str, *, sandbox: str, params: Sequence[tuple[str, str]] = ()
+    ) -> Response:
+        """A GET retried as the listing is (429, 5xx, no answer), with the read backoff."""
+        call = functools.partial(
+            self.request, kind, "GET", path, sandbox=sandbox, params=list(params) or None
+        )
+        return await self._reads.call(call, kind=kind)
+
     async def get_connection(self, connection_id: str, *, sandbox: str) -> Connection | None:
         """``GET /connections/{id}``, or None when there is no such connection."""
         try:
@@ -371,9 +380,7 @@ class FlowClient:
 
     async def test_connection(self, connection_id: str, *, sandbox: str) -> bool | None:
         """Whether Platform could reach the database (``GET /connections/{id}/test``)."""
-        resp = await self.request(
-            "test", "GET", f"/connections/{connection_id}/test", sandbox=sandbox
-        )
+        resp = await self.read("test", f"/connections/{connection_id}/test", sandbox=sandbox)
         data = resp.body if isinstance(resp.body, dict) else {}
         result = data.get("result")
         return result if isinstance(result, bool) else None

@@ -47,6 +47,7 @@ class RequestKind(StrEnum):
     PATCH = "patch"
     DELETE = "delete"
     TEST = "test"
+    EXPLORE = "explore"
     SPEC = "spec"
 
 
@@ -100,7 +101,8 @@ class FaultPlan:
         reset_rate: share of creates committed and then answered by dropping the connection.
         token_ttl: seconds an IMS token lives (``expires_in``).
         client_id, client_secret, org: when set, IMS and the gateway accept only these.
-        unreachable_hosts: hosts whose ``/test`` answers false (as do ``*.unreachable``).
+        unreachable_hosts: hosts whose ``/test`` answers false and whose explore answers an
+            error (as do ``*.unreachable``).
         seed: seeds the dice for error_rate and reset_rate.
         region: azure offers (and accepts) only the connection-string auth form, aws only
             Basic Authentication.
@@ -150,7 +152,8 @@ class FaultPlan:
         return ms / 1000.0
 
     def is_unreachable(self, host: str) -> bool:
-        """Whether ``/test`` of a connection to this host answers false."""
+        """Whether a connection to this host cannot reach its database (``/test`` false,
+        explore an error)."""
         lowered = host.lower()
         return lowered in self.unreachable_hosts or lowered.endswith(".unreachable")
 

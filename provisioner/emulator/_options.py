@@ -76,7 +76,8 @@ def add_emulator_arguments(parser: argparse.ArgumentParser) -> None:
         action="append",
         default=[],
         metavar="KIND=MS",
-        help="delay one kind of request (token, create, list, get, patch, delete, test, spec)",
+        help="delay one kind of request (token, create, list, get, patch, delete, test, explore, "
+        "spec)",
     )
     add("--rate-limit", type=_positive, default=None, help="Flow requests/s per org, then 429")
     add("--rate-burst", type=_positive, default=None, help="token bucket size [rate limit]")
@@ -87,7 +88,12 @@ def add_emulator_arguments(parser: argparse.ArgumentParser) -> None:
     add("--client-id", default=None, help="accept only this client id")
     add("--client-secret", default=None, help="accept only this client secret")
     add("--org", default=None, help="accept only this org (x-gw-ims-org-id)")
-    add("--unreachable-host", action="append", default=[], help="host whose /test is false")
+    add(
+        "--unreachable-host",
+        action="append",
+        default=[],
+        help="host whose /test is false and explore an error",
+    )
     add("--seed", type=int, default=None, help="seed for --error-rate and --reset-rate")
     add(
         "--region",

@@ -55,6 +55,7 @@ class JobKind(StrEnum):
     CREATE = "create"
     UPDATE = "update"
     DELETE = "delete"
+    EXPLORE = "explore"  # read a connection's tables (sends no write)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
