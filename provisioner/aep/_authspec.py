@@ -229,13 +229,16 @@ def check_entries(file: str, specs: Sequence[DatabaseSpec], chosen: ChosenAuth) 
         ManifestError: every mismatch, each naming the entry and the field.
     """
     issues: list[ManifestIssue] = []
+    ignored = [s.name for s in specs if s.schema is not None]
+    if chosen.form is AuthForm.CONNECTION_STRING and ignored:  # one line, however many
+        log.warning(
+            "schema_ignored", entries=len(ignored), first=ignored[0], auth_form=chosen.form.value
+        )
     for spec in specs:
         issue = _form_issue(file, spec, chosen)
         if issue is not None:
             issues.append(issue)
             continue
-        if chosen.form is AuthForm.CONNECTION_STRING and spec.schema is not None:
-            log.warning("schema_ignored", entry=spec.name, auth_form=chosen.form.value)
         issues.extend(_issues(file, spec, chosen, auth_params(spec, chosen.form)))
     if issues:
         raise ManifestError(issues)

@@ -196,10 +196,17 @@ def test_tls_with_the_connection_string_form_is_an_error() -> None:
 def test_schema_with_the_connection_string_form_is_a_warning() -> None:
     chosen = choose_auth(parse_oracle_spec(BOTH), "auto")
     with capture_logs() as logs:
-        check_entries("m.yaml", [spec("crm", schema="CRM")], chosen)
-    assert {"event": "schema_ignored", "entry": "crm", "auth_form": "ConnectionString"} in [
-        {k: v for k, v in log.items() if k != "log_level"} for log in logs
+        check_entries(
+            "m.yaml", [spec("a"), spec("crm", schema="C"), spec("hr", schema="H")], chosen
+        )
+    warned = [{k: v for k, v in log.items() if k != "log_level"} for log in logs]
+    assert warned == [
+        {"event": "schema_ignored", "entries": 2, "first": "crm", "auth_form": "ConnectionString"}
     ]
+    basic = choose_auth(parse_oracle_spec(BOTH), "basic")
+    with capture_logs() as logs, pytest.raises(ManifestError):  # walletPath is required there
+        check_entries("m.yaml", [spec("crm", schema="C")], basic)
+    assert [log["event"] for log in logs] == []
 
 
 # --- reading the spec from the emulator --------------------------------------------------------
