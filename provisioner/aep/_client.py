@@ -46,7 +46,7 @@ class Pacer(Protocol):
 
     async def acquire(self) -> float: ...
 
-    def on_success(self) -> None: ...
+    def on_success(self, started: float | None = None) -> None: ...
 
     def on_throttle(self, retry_after: float | None, started: float | None = None) -> bool: ...
 
@@ -282,7 +282,7 @@ class FlowClient:
     def _check(self, kind: str, resp: Response) -> Response:
         request_id = resp.headers.get("x-request-id")
         if 200 <= resp.status < 300:
-            self._pacer.on_success()
+            self._pacer.on_success(resp.started)
             return resp
         text = resp.body if isinstance(resp.body, str) else _dumps(resp.body)
         error = parse_error_body(resp.status, text, request_id=request_id)

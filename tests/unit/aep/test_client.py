@@ -78,7 +78,7 @@ class FakePacer:
         self.acquired += 1
         return float(self.acquired)  # the "start time" of this request
 
-    def on_success(self) -> None:
+    def on_success(self, started: float | None = None) -> None:
         self.successes += 1
 
     def on_throttle(self, retry_after: float | None, started: float | None = None) -> bool:
