@@ -1,0 +1,92 @@
+"""The scale case: ``provisioner apply`` on 5,000 and on 50,000 entries against an emulator with
+no added latency, beside the hand-rolled script on the same manifests: time per entry (wall,
+whole process) and peak memory."""
+
+from __future__ import annotations
+
+from bench.cases_http import (
+    CONCURRENCY,
+    UNLIMITED_RATE,
+    CaseResult,
+    HttpSample,
+    apply_argv,
+    handrolled_argv,
+    run_against_emulator,
+)
+from bench.context import Bench, ratio, rounded
+from bench.manifests import write_apply_manifest
+from bench.targets import Target
+
+__all__ = ["scale_case"]
+
+PROGRAMS = ("provisioner", "handrolled")
+
+
+def _sample(bench: Bench, program: str, entries: int) -> HttpSample:
+    manifest = bench.path(f"apply-{entries}.yaml")
+    if not manifest.exists():
+        write_apply_manifest(manifest, entries)
+    tag = f"scale-{program}-{entries}"
+    argv = (
+        handrolled_argv(bench, manifest)
+        if program == "handrolled"
+        else apply_argv(bench, manifest, tag=tag, concurrency=CONCURRENCY, rate=UNLIMITED_RATE)
+    )
+    run, served = run_against_emulator(bench, argv, tag=tag, emulator=[])
+    sample = HttpSample(program=program, entries=entries, process=run, served=served)
+    sample.check()
+    return sample
+
+
+def scale_case(bench: Bench) -> CaseResult:
+    small, large = bench.sizes.scale_entries
+    samples = {(p, n): _sample(bench, p, n) for n in (small, large) for p in PROGRAMS}
+
+    def per_entry_ms(program: str, entries: int) -> float:
+        return samples[program, entries].process.wall_s * 1000 / entries
+
+    growth = ratio(per_entry_ms("provisioner", large), per_entry_ms("provisioner", small))
+    memory = ratio(
+        samples["provisioner", large].process.maxrss_mib,
+        samples["handrolled", large].process.maxrss_mib,
+    )
+    data: dict[str, object] = {
+        "sizes": [small, large],
+        "latency_ms": 0,
+        "rows": [
+            {
+                "program": p,
+                "entries": n,
+                "wall_s": round(samples[p, n].process.wall_s, 3),
+                "ms_per_entry": round(per_entry_ms(p, n), 4),
+                "cpu_ms_per_entry": round(samples[p, n].cpu_ms_per_entry, 4),
+                "maxrss_mib": round(samples[p, n].process.maxrss_mib, 1),
+                "requests_per_entry": round(samples[p, n].requests_per_entry, 4),
+            }
+            for n in (small, large)
+            for p in PROGRAMS
+        ],
+        "time_per_entry_growth": rounded(growth),
+        "handrolled_time_per_entry_growth": rounded(
+            ratio(per_entry_ms("handrolled", large), per_entry_ms("handrolled", small))
+        ),
+        "peak_rss_vs_handrolled": rounded(memory),
+    }
+    targets = [
+        Target(
+            case="scale",
+            name=f"scale: time per entry, {large:,} vs {small:,} entries",
+            measured=growth,
+            op="<=",
+            limit=1.1,
+            note="flat: wall time per entry may not grow with the manifest (10% slack)",
+        ),
+        Target(
+            case="scale",
+            name=f"scale: peak RSS vs hand-rolled at {large:,}",
+            measured=memory,
+            op="<=",
+            limit=2.0,
+        ),
+    ]
+    return CaseResult(name="scale", data=data, targets=targets)
