@@ -44,6 +44,7 @@ class Sizes:
     validate_reps: int
     profile_entries: int
     scale_entries: tuple[int, int]
+    scale_reps: int
 
     @classmethod
     def full(cls) -> Sizes:
@@ -55,6 +56,7 @@ class Sizes:
             validate_reps=5,
             profile_entries=5000,
             scale_entries=(5000, 50_000),
+            scale_reps=2,
         )
 
     @classmethod
@@ -67,6 +69,7 @@ class Sizes:
             validate_reps=2,
             profile_entries=500,
             scale_entries=(500, 5000),
+            scale_reps=1,
         )
 
 
