@@ -40,25 +40,27 @@ Sleep = Callable[[float], Awaitable[None]]
 
 _MIN_RATE: Final = 0.5  # requests/s; the controller never goes below this
 _SLACK: Final = 0.001  # seconds: a start this close to its slot goes now (the rate still holds)
+# the slow start
 START_RATE: Final = 20.0  # requests/s before any answer has come back
-_SS_GAIN: Final = 2.8  # per success, over the round trip: doubling each round trip or faster
-_START_DOUBLING: Final = 0.1  # s: the slow start doubles the rate this often before an RTT is known
-_RTT_FLOOR: Final = 0.01  # s: ... then once per round trip, but at most every 10 ms
+_SS_GAIN: Final = 2.8  # growth per success, over the round trip: about doubling each round trip
+_START_DOUBLING: Final = 0.1  # seconds: the round trip assumed until one is measured
+_RTT_FLOOR: Final = 0.01  # seconds: the shortest round trip the growth counts with
 _RTT_WEIGHT: Final = 0.2  # weight of a new round trip in the moving average
+_IN_USE: Final = 4.0  # the rate grows only while under 4x the successes of the last ...
+_IN_USE_WINDOW: Final = 0.05  # ... 50 ms, or two round trips if longer (the rate must be in use)
+# cuts
 _START_CUT: Final = 0.5  # the first throttle ends the slow start: the bucket hid the overshoot
 _CUT: Final = 0.6  # later throttles: the rate they found was above the limit
+_EST_THROTTLED: Final = 3  # a storm: this many throttled answers since the last cut ...
+_EST_ANSWERS: Final = 8  # ... and this many answers since it (or _EST_SPAN seconds) ...
+_EST_SPAN: Final = 1.0
+_EST_CUT: Final = 0.9  # ... cut to at most 0.9 of what got through since that cut ...
+_DEEPEST_CUT: Final = 0.25  # ... keeping at least a quarter of the rate
+# probes
 _PROBE_BASE: Final = 0.05  # after a cut the rate grows 5%/s at first ...
 _PROBE_JERK: Final = 0.4  # ... then 40%/s faster each second without a throttle ...
 _PROBE_MAX: Final = 0.7  # ... up to doubling each second (a limit that rose 4-6x)
 _ADDITIVE: Final = 3.0  # requests/s per second on top: equal shares for processes sharing a limit
-_EST_CUT: Final = 0.9  # ... and to at most 0.9 of what got through since the cut before
-_EST_THROTTLED: Final = 3  # ... when that many answers since then were throttled (a storm) ...
-_EST_ANSWERS: Final = 8  # answers since the cut before for that measure to count ...
-_EST_SPAN: Final = 1.0  # ... or seconds since it
-_DEEPEST_CUT: Final = 0.25  # a cut by that measure keeps at least a quarter of the rate
-_IN_USE: Final = 4.0  # the rate grows only while under 4x the successes of the last ...
-_IN_USE_WINDOW: Final = 0.05  # ... 50 ms, or two round trips if longer (the rate must be in use)
-
 
 class Rng(Protocol):
     def uniform(self, a: float, b: float, /) -> float: ...
