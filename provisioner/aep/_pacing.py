@@ -62,6 +62,7 @@ _PROBE_JERK: Final = 0.4  # ... then 40%/s faster each second without a throttle
 _PROBE_MAX: Final = 0.7  # ... up to doubling each second (a limit that rose 4-6x)
 _ADDITIVE: Final = 3.0  # requests/s per second on top: equal shares for processes sharing a limit
 
+
 class Rng(Protocol):
     def uniform(self, a: float, b: float, /) -> float: ...
 
