@@ -48,7 +48,9 @@ class Pacer(Protocol):
 
     def on_success(self, started: float | None = None) -> None: ...
 
-    def on_throttle(self, retry_after: float | None, started: float | None = None) -> bool: ...
+    def on_throttle(
+        self, retry_after: float | None, started: float | None = None, *, status: int = 429
+    ) -> bool: ...
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -291,7 +293,7 @@ class FlowClient:
             if retry_after is not None:
                 retry_after = min(retry_after, self._settings.backoff.retry_after_cap)
             if resp.status in _THROTTLED:
-                self._pacer.on_throttle(retry_after, resp.started)
+                self._pacer.on_throttle(retry_after, resp.started, status=resp.status)
             raise RetryableError(
                 f"{kind}: {error}",
                 status=resp.status,

@@ -54,8 +54,11 @@ _CUT: Final = 0.6  # later throttles: the rate they found was above the limit
 _EST_THROTTLED: Final = 3  # a storm: this many throttled answers since the last cut ...
 _EST_ANSWERS: Final = 8  # ... and this many answers since it (or _EST_SPAN seconds) ...
 _EST_SPAN: Final = 1.0
+_STORM_SHARE: Final = 0.25  # ... and at least a quarter of those answers throttled ...
 _EST_CUT: Final = 0.9  # ... cut to at most 0.9 of what got through since that cut ...
 _DEEPEST_CUT: Final = 0.25  # ... keeping at least a quarter of the rate
+_TROUBLE_CUT: Final = 0.9  # a 503 that is no storm cuts the rate to 0.9, and only ...
+_TROUBLE_GAP: Final = 1.0  # ... this many seconds after the last cut (503s may be random)
 # probes
 _PROBE_BASE: Final = 0.05  # after a cut the rate grows 5%/s at first ...
 _PROBE_JERK: Final = 0.4  # ... then 40%/s faster each second without a throttle ...
@@ -252,7 +255,19 @@ class RateController:
         if self.rate < in_use:
             self.rate = min(self.max_rate, in_use, self.rate + self._growth(now))
 
-    def on_throttle(self, retry_after: float | None, started: float | None = None) -> bool:
+    def _storm(self, since_cut: float) -> bool:
+        """Many throttled answers since the last cut: the limit dropped below the rate."""
+        throttled = self._throttled_since_cut
+        answers = self._since_cut + throttled
+        return (
+            throttled >= _EST_THROTTLED
+            and throttled >= _STORM_SHARE * answers
+            and (since_cut >= _EST_SPAN or answers >= _EST_ANSWERS)
+        )
+
+    def on_throttle(
+        self, retry_after: float | None, started: float | None = None, *, status: int = 429
+    ) -> bool:
         """Slow down after a 429/503 to a request started at ``started``; True if lowered."""
         now = self._clock()
         self.throttles += 1
@@ -262,17 +277,16 @@ class RateController:
         self._throttled_since_cut += 1
         if started is not None and last is not None and started <= last:
             return False  # sent before the last cut: already accounted for
-        rate = self.rate * (_START_CUT if last is None else _CUT)
-        if (
-            last is not None
-            and self._throttled_since_cut >= _EST_THROTTLED
-            and (
-                now - last >= _EST_SPAN
-                or self._since_cut + self._throttled_since_cut >= _EST_ANSWERS
-            )
-        ):  # a storm: the bucket has been dry since the last cut, it let through its limit
-            got_through = self._since_cut / (now - last) if now > last else rate
-            rate = min(rate, max(_EST_CUT * got_through, _DEEPEST_CUT * self.rate))
+        if last is not None and self._storm(now - last):
+            # the bucket has been dry since the last cut: it let through about its limit
+            got_through = self._since_cut / (now - last) if now > last else self.rate
+            rate = min(self.rate * _CUT, max(_EST_CUT * got_through, _DEEPEST_CUT * self.rate))
+        elif status != 429:  # a 503 that is no storm: trouble more than a limit
+            if last is not None and now - last < _TROUBLE_GAP:
+                return False
+            rate = self.rate * _TROUBLE_CUT
+        else:
+            rate = self.rate * (_START_CUT if last is None else _CUT)
         self.rate = max(_MIN_RATE, rate)
         self._since_cut = self._throttled_since_cut = 0
         self._last_decrease = now

@@ -10,6 +10,7 @@ half its latency after it starts and its answer comes back the other half later.
 from __future__ import annotations
 
 import heapq
+import random
 from dataclasses import dataclass, field
 from enum import IntEnum
 
@@ -76,6 +77,9 @@ class _Sim:
     blocked: list[bool]
     events: list[tuple[float, int, int, int, float, bool]] = field(default_factory=list)
     seq: int = 0
+    error_rate: float = 0.0  # share of requests answered 503 whatever the limit
+    dice: random.Random = field(default_factory=lambda: random.Random(19))
+    troubled: dict[float, bool] = field(default_factory=dict)  # starts answered a random 503
 
     def push(
         self, at: float, kind: _Event, proc: int, started: float = 0.0, ok: bool = False
@@ -103,7 +107,8 @@ class _Sim:
             pacer.on_success(started)
         else:
             self.out.throttled[proc].append(at)
-            pacer.on_throttle(None, started)
+            status = 503 if self.troubled.pop(started, False) else 429
+            pacer.on_throttle(None, started, status=status)
         self.out.rates[proc].append((at, pacer.rate))
         if self.blocked[proc]:
             self.blocked[proc] = False
@@ -119,8 +124,10 @@ def simulate(
     concurrency: int = 32,
     max_rate: float = 400.0,
     offsets: tuple[float, ...] = (),
+    error_rate: float = 0.0,
 ) -> Simulated:
-    """Run ``processes`` controllers against one bucket for ``duration`` seconds."""
+    """Run ``processes`` controllers against one bucket for ``duration`` seconds; with
+    ``error_rate``, that share of requests is answered 503 at random (seeded)."""
     clock = SimClock()
     sim = _Sim(
         clock=clock,
@@ -135,6 +142,7 @@ def simulate(
         latency=latency,
         in_flight=[0] * processes,
         blocked=[False] * processes,
+        error_rate=error_rate,
     )
     for proc in range(processes):
         sim.push(offsets[proc] if proc < len(offsets) else 0.0, _Event.START, proc)
@@ -147,6 +155,8 @@ def simulate(
             sim.start(at, proc)
         elif kind is _Event.ARRIVE:
             ok = sim.server.acquire("org") == 0.0
+            if ok and sim.dice.random() < sim.error_rate:
+                ok, sim.troubled[started] = False, True
             sim.push(at + latency / 2, _Event.ANSWER, proc, started, ok)
         else:
             sim.answer(at, proc, started, ok)

@@ -81,7 +81,9 @@ class FakePacer:
     def on_success(self, started: float | None = None) -> None:
         self.successes += 1
 
-    def on_throttle(self, retry_after: float | None, started: float | None = None) -> bool:
+    def on_throttle(
+        self, retry_after: float | None, started: float | None = None, *, status: int = 429
+    ) -> bool:
         self.throttles.append(retry_after)
         self.throttled_starts.append(started)
         return True

@@ -217,10 +217,10 @@ def test_a_cut_in_a_storm_goes_no_higher_than_nine_tenths_of_what_got_through() 
         clock.now = i * 0.05
         pace.on_success()
     clock.now = 2.0
-    for _ in range(2):  # a storm: throttled answers (to requests sent before the cut) ...
+    for _ in range(14):  # a storm: throttled answers (to requests sent before the cut) ...
         pace.on_throttle(None, 0.0)
     before = pace.rate
-    pace.on_throttle(None, 1.9)  # ... and the third cuts
+    pace.on_throttle(None, 1.9)  # ... and this one (15 of 55 answers throttled) cuts
     assert 0.25 * before < 0.9 * 20 < 0.6 * before
     assert pace.rate == pytest.approx(0.9 * 20)
 
@@ -243,6 +243,27 @@ def test_throttle_without_a_start_time_always_cuts() -> None:
     assert pace.on_throttle(None) is True
     assert pace.on_throttle(None) is True
     assert pace.rate == pytest.approx(16.0 * 0.5 * 0.6)
+
+
+def test_a_503_that_is_no_storm_cuts_gently_and_at_most_once_a_second() -> None:
+    """503s may be random trouble rather than a limit: a lone one cuts to 0.9, not 0.6."""
+    clock = FakeClock()
+    pace = paced(100.0, clock)
+    pace.on_throttle(None, 0.0)  # a 429 ends the slow start: 50/s
+    clock.now = 2.0
+    assert pace.on_throttle(None, 1.9, status=503) is True
+    assert pace.rate == pytest.approx(45.0)
+    clock.now = 2.5
+    assert pace.on_throttle(None, 2.4, status=503) is False
+    clock.now = 3.1
+    assert pace.on_throttle(None, 3.0, status=503) is True
+    assert pace.rate == pytest.approx(40.5)
+
+
+def test_random_503s_do_not_bring_the_rate_down() -> None:
+    """One request in ten answered 503 at random, no limit: the rate stays in the hundreds."""
+    sim = simulate(((0.0, 1e9),), duration=20.0, error_rate=0.1, concurrency=16, max_rate=1e5)
+    assert sim.goodput(0, 10.0, 20.0) >= 200
 
 
 def test_rate_never_drops_below_the_floor() -> None:
