@@ -24,7 +24,9 @@ __all__ = ["PACING_CASES", "Schedule", "pacing_case"]
 
 Schedule = tuple[tuple[float, float], ...]
 MAX_RATE: Final = 400  # --rate: a generous cap, as in the throttled case
-RUN_S: Final = 30.0  # each case is sized to run about this long at its limit
+RUN_S: Final = 30.0  # goodput is measured over the first 30 s of requests ...
+SPARE_S: Final = 4.0  # ... of runs sized for 34 s, so the end of the work (the last entries'
+# retries, waiting out their backoff with nothing else to send) stays out of the measure
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -74,8 +76,8 @@ def _answers(log: Path) -> list[tuple[datetime, int]]:
 
 
 def _entries(spec: PacingSpec) -> int:
-    """Enough entries for about RUN_S seconds at the schedule's limit, shared out."""
-    return int(offered(spec.schedule, RUN_S) + spec.schedule[0][1]) // spec.processes
+    """Enough entries for RUN_S + SPARE_S seconds at the schedule's limit, shared out."""
+    return int(offered(spec.schedule, RUN_S + SPARE_S) + spec.schedule[0][1]) // spec.processes
 
 
 def _run(bench: Bench, spec: PacingSpec, entries: int) -> tuple[list[Path], dict[str, object]]:
@@ -125,15 +127,16 @@ def pacing_case(bench: Bench, spec: PacingSpec) -> CaseResult:
     raw = [_answers(log) for log in logs]
     t0 = min(seen[0][0] for seen in raw if seen)  # the emulator's schedule starts here too
     answers = [[((at - t0).total_seconds(), status) for at, status in seen] for seen in raw]
-    window = max(at for seen in answers for at, status in seen if status < 400)
+    last = max(at for seen in answers for at, status in seen if status < 400)
+    window = min(RUN_S, last)
     burst = spec.schedule[0][1]  # the bucket starts full: one second of the first limit
     allowed = offered(spec.schedule, window)
-    ok = [sum(1 for _, status in seen if status < 400) for seen in answers]
+    ok = [sum(1 for at, status in seen if status < 400 and at <= window) for seen in answers]
     throttled = int(served["throttled"])  # type: ignore[call-overload]
     total = int(served["total"])  # type: ignore[call-overload]
     steady = (sum(ok) - burst) / allowed
     # each process's share while both ran (until the first ran out of entries)
-    both = min(max(at for at, status in seen if status < 400) for seen in answers)
+    both = min(window, *(max(at for at, status in seen if status < 400) for seen in answers))
     shares = [
         sum(1 for at, status in seen if status < 400 and at <= both)
         / (offered(spec.schedule, both) + burst)
@@ -155,7 +158,7 @@ def pacing_case(bench: Bench, spec: PacingSpec) -> CaseResult:
         "share_429": rounded(throttled / total if total else None),
         "throttled": throttled,
         "requests": total,
-        "series": _series(answers, spec.schedule, window + 1.0),
+        "series": _series(answers, spec.schedule, last + 1.0),
         "served": served,
     }
     return CaseResult(name=spec.name, data=data, targets=_targets(spec, steady, shares, data))

@@ -155,10 +155,13 @@ class RateController:
       answer (429/503). The server's bucket was full at the start and hid the overshoot, so
       that first cut halves the rate.
     - **Cuts.** Later, a throttle cuts the rate to 0.6 of itself; in a storm (three or more
-      throttled answers since the last cut) to at most 0.9 of what got through since the
+      throttled answers since the last cut, and a quarter of all answers since it) to at
+      most 0.9 of what got through since the
       last cut (the server's bucket has been dry since then, so that is its limit), keeping
       at least a quarter. One cut per "window": only a request started after the last cut
-      can cut again, so answers to requests already in flight do not pile up cuts.
+      can cut again, so answers to requests already in flight do not pile up cuts. A 503
+      that is no storm may be random trouble rather than a limit: it cuts to 0.9, at most
+      once a second.
     - **Probes.** After a cut the rate grows 5%/s, then 40%/s faster each second without a
       throttle, at most doubling each second, plus 3 requests/s per second (the additive
       part evens out processes that share one limit): it stays near a limit that holds and
