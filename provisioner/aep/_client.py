@@ -60,9 +60,11 @@ class Pacer(Protocol):
 
     async def acquire(self) -> float: ...
 
-    def on_success(self) -> None: ...
+    def on_success(self, started: float | None = None) -> None: ...
 
-    def on_throttle(self, retry_after: float | None, started: float | None = None) -> bool: ...
+    def on_throttle(
+        self, retry_after: float | None, started: float | None = None, *, status: int = 429
+    ) -> bool: ...
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -258,7 +260,7 @@ class FlowClient:
     def _check(self, kind: str, resp: Response) -> Response:
         request_id = resp.headers.get("x-request-id")
         if 200 <= resp.status < 300:
-            self._pacer.on_success()
+            self._pacer.on_success(resp.started)
             return resp
         text = resp.body if isinstance(resp.body, str) else dumps(resp.body)
         error = parse_error_body(resp.status, text, request_id=request_id)
@@ -267,7 +269,7 @@ class FlowClient:
             if retry_after is not None:
                 retry_after = min(retry_after, self._config.backoff.retry_after_cap)
             if resp.status in _THROTTLED:
-                self._pacer.on_throttle(retry_after, resp.started)
+                self._pacer.on_throttle(retry_after, resp.started, status=resp.status)
             raise RetryableError(
                 f"{kind}: {error}",
                 status=resp.status,

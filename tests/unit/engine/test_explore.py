@@ -138,12 +138,15 @@ async def test_columns_are_read_for_every_table_at_most_concurrency_at_a_time(
 ) -> None:
     async with start_emulator(FaultPlan(latency={"explore": 1.0})) as emu:
         in_flight, most = 0, 0
+        overlapped = asyncio.Event()  # the first explore waits for a second one to arrive
 
         async def counting_sleep(delay: float) -> None:
             nonlocal in_flight, most
             in_flight += 1
             most = max(most, in_flight)
-            await asyncio.sleep(0)
+            if in_flight > 1:
+                overlapped.set()
+            await overlapped.wait()
             await asyncio.sleep(0)
             in_flight -= 1
 
