@@ -1,0 +1,20 @@
+"""Run results (Outcome, Result, Summary, Report) and their forms: JSON, text, CSV, Markdown.
+"""
+
+from __future__ import annotations
+
+from provisioner.reports._formats import FORMATS, write_report
+from provisioner.reports._io import check_writable, load_report, write_report_file
+from provisioner.reports._model import Outcome, Report, Result, Summary
+
+__all__ = [
+    "FORMATS",
+    "Outcome",
+    "Report",
+    "Result",
+    "Summary",
+    "check_writable",
+    "load_report",
+    "write_report",
+    "write_report_file",
+]
