@@ -94,6 +94,8 @@ class FaultPlan:
         client_id, client_secret, org: when set, IMS and the gateway accept only these.
         unreachable_hosts: hosts whose ``/test`` answers false (as do ``*.unreachable``).
         seed: seeds the dice for error_rate and reset_rate.
+        list_lag: seconds a new connection stays out of ``GET /connections`` listings (and a
+            deleted one stays in them); reads by id are never behind.
     """
 
     latency_ms: float = 0.0
@@ -109,9 +111,11 @@ class FaultPlan:
     org: str | None = None
     unreachable_hosts: frozenset[str] = frozenset()
     seed: int | None = None
+    list_lag: float = 0.0
 
     def __post_init__(self) -> None:
         _check_non_negative("latency_ms", self.latency_ms)
+        _check_non_negative("list_lag", self.list_lag)
         object.__setattr__(self, "latency", _kind_latency(self.latency))
         _check_positive("rate_limit", self.rate_limit)
         _check_positive("rate_burst", self.rate_burst)

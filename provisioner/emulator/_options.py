@@ -82,6 +82,13 @@ def add_emulator_arguments(parser: argparse.ArgumentParser) -> None:
     add("--client-secret", default=None, help="accept only this client secret")
     add("--org", default=None, help="accept only this org (x-gw-ims-org-id)")
     add("--unreachable-host", action="append", default=[], help="host whose /test is false")
+    add(
+        "--list-lag",
+        type=_non_negative,
+        default=0.0,
+        metavar="S",
+        help="listings show a new (or deleted) connection S seconds late; reads by id at once",
+    )
     add("--seed", type=int, default=None, help="seed for --error-rate and --reset-rate")
 
 
@@ -105,6 +112,7 @@ def plan_from_args(ns: argparse.Namespace) -> FaultPlan:
         org=ns.org,
         unreachable_hosts=frozenset(h.lower() for h in ns.unreachable_host),
         seed=ns.seed,
+        list_lag=ns.list_lag,
     )
 
 

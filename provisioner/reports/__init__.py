@@ -1,5 +1,4 @@
-"""Run results (Outcome, Result, Summary, Report) and their forms: JSON, text, CSV, Markdown.
-"""
+"""Run results (Outcome, Result, Summary, Report) and their forms: JSON, text, CSV, Markdown."""
 
 from __future__ import annotations
 

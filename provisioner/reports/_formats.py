@@ -8,9 +8,9 @@ from types import MappingProxyType
 from typing import Final, TextIO
 
 from provisioner.errors import ConfigError
+from provisioner.reports._io import write_json
 from provisioner.reports._model import Report, Result
 from provisioner.reports._text import one_line, write_text
-from provisioner.reports._io import write_json
 
 __all__ = [
     "CSV_HEADER",
