@@ -55,10 +55,13 @@ class RunOptions:
     verify: bool = False
 
     def wants(self, name: str, known: StateEntry | None) -> bool:
+        """Whether the entry is part of this run. ``--retry-failed`` takes every entry not yet
+        known to be done: last outcome failed or skipped, or never attempted (no row: e.g. a
+        ``kill -9`` came before its outcome was committed)."""
         if self.only and name not in self.only:
             return False
         if self.retry_failed:
-            return known is not None and known.outcome in (Outcome.FAILED, Outcome.SKIPPED)
+            return known is None or known.outcome in (Outcome.FAILED, Outcome.SKIPPED)
         return True
 
 
@@ -171,6 +174,7 @@ class ApplyRun:
         self.run_id = new_run_id()
         self.pacer = RateController(settings.limits.rate)
         self.results: dict[Key, Result] = {}
+        self.not_selected: set[Key] = set()  # left out by --only / --retry-failed
         self.interrupted = False
         self.requests: dict[str, int] = {}
         self._observer = observer or NullObserver()
@@ -218,26 +222,27 @@ class ApplyRun:
             finally:
                 self._observer.close()
                 self._state = None
-        ordered = [(j.sandbox, j.name) for j in [*jobs, *orphans]]
-        for job in [*jobs, *orphans]:
-            self.results.setdefault((job.sandbox, job.name), _skipped(job, "interrupted"))
+        selected = [j for j in [*jobs, *orphans] if _key(j) not in self.not_selected]
+        for job in selected:
+            self.results.setdefault(_key(job), _skipped(job, "interrupted"))
         return Report(
             run_id=self.run_id,
             manifest=str(self.manifest.path),
             started_at=started,
             finished_at=datetime.now(UTC),
-            results=tuple(self.results[key] for key in ordered),
+            results=tuple(self.results[_key(job)] for job in selected),
+            not_selected=len(self.not_selected),
         )
 
     async def _run(self, jobs: list[Job], orphans: list[Job], state: StateStore) -> None:
         known = known_entries(state, self.settings, jobs)
         chosen: list[Job] = []
-        self._observer.start(len(jobs) + len(orphans))
         for job in jobs:
-            if self.options.wants(job.name, known.get((job.sandbox, job.name))):
+            if self.options.wants(job.name, known.get(_key(job))):
                 chosen.append(job)
             else:
-                self._record(_skipped(job, "not selected by --only/--retry-failed"))
+                self.not_selected.add(_key(job))
+        self._observer.start(len(chosen) + len(orphans))
         self._fingerprints = fingerprints(state, chosen)
         for sandbox in {j.sandbox for j in chosen}:
             for name, fp in state.intents(self.settings.target(sandbox)).items():
