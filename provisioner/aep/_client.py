@@ -59,6 +59,7 @@ class Connection:
     state: str | None = None
     description: str | None = None
     created_client: str | None = None  # the client id that created it (Platform's createdClient)
+    created_at: int | None = None  # epoch ms (Platform's createdAt)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -98,7 +99,12 @@ def _connection(item: object) -> Connection | None:
         state=item.get("state") if isinstance(item.get("state"), str) else None,
         description=item.get("description") if isinstance(item.get("description"), str) else None,
         created_client=_text_or_none(item.get("createdClient")),
+        created_at=_int_or_none(item.get("createdAt")),
     )
+
+
+def _int_or_none(value: object) -> int | None:
+    return value if isinstance(value, int) and not isinstance(value, bool) else None
 
 
 def _text_or_none(value: object) -> str | None:

@@ -39,6 +39,7 @@ from provisioner.settings import (
     DEFAULT_MAX_ATTEMPTS,
     DEFAULT_RATE,
     DEFAULT_SANDBOX,
+    DEFAULT_SETTLE,
     DEFAULT_TIMEOUT,
     environment,
 )
@@ -66,6 +67,14 @@ def _manifest_options(parser: argparse.ArgumentParser) -> None:
     _target_options(parser)
     parser.add_argument("--only", action="append", default=[], metavar="NAME")
     parser.add_argument("--retry-failed", action="store_true")
+    parser.add_argument(
+        "--settle",
+        type=float,
+        default=DEFAULT_SETTLE,
+        metavar="S",
+        help="seconds a listing may lag a create: a create whose answer was lost is looked "
+        "for that long before it is sent again [%(default)s]",
+    )
 
 
 def _add_run_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:

@@ -7,7 +7,8 @@ import asyncio
 import dataclasses
 import random
 import secrets
-from collections.abc import Sequence
+import time
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -15,11 +16,13 @@ from pathlib import Path
 import structlog
 from structlog.contextvars import bound_contextvars
 
-from provisioner.aep import FlowClient, RateController, RetryBudget, Sleep
+from provisioner.aep import Connection, FlowClient, RateController, RetryBudget, Sleep
+from provisioner.engine._converge import Converged, Converger
 from provisioner.engine._discover import Action, Decision, Inventory, decide, list_inventory
 from provisioner.engine._observer import NullObserver, RunObserver
 from provisioner.engine._pool import Job, JobKind, Pool, PoolConfig
-from provisioner.engine._provision import ConnectionProvisioner, ambiguous_message
+from provisioner.engine._provision import ConnectionProvisioner
+from provisioner.engine._readback import converged_result, read_back, seen_by_id
 from provisioner.engine._state import RunLock, StateEntry, StateStore
 from provisioner.errors import ConfigError, ProvisionError
 from provisioner.manifest import Manifest, effective_sandbox
@@ -69,6 +72,7 @@ class RunOptions:
 class Planned:
     job: Job
     decision: Decision
+    copies: tuple[Connection, ...] = ()  # the connections the listing shows under its name
 
 
 def new_run_id() -> str:
@@ -118,12 +122,9 @@ def decide_jobs(
     planned = []
     for job in jobs:
         key = (job.sandbox, job.name)
-        decision = decide(
-            inventory.named(job.sandbox, job.name),
-            known=known.get(key),
-            fingerprint=fingerprints.get(key),
-        )
-        planned.append(Planned(job=job, decision=decision))
+        copies = inventory.named(job.sandbox, job.name)
+        decision = decide(copies, known=known.get(key), fingerprint=fingerprints.get(key))
+        planned.append(Planned(job=job, decision=decision, copies=copies))
     return planned
 
 
@@ -167,6 +168,7 @@ class ApplyRun:
         observer: RunObserver | None = None,
         sleep: Sleep = asyncio.sleep,
         rng: random.Random | None = None,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.manifest = manifest
         self.settings = settings
@@ -180,6 +182,7 @@ class ApplyRun:
         self._observer = observer or NullObserver()
         self._sleep = sleep
         self._rng = rng
+        self._clock = clock
         self._pool: Pool | None = None
         self._state: StateStore | None = None
         self._fingerprints: dict[Key, str] = {}
@@ -256,13 +259,15 @@ class ApplyRun:
                 for job in chosen:
                     self._record(_not_listed(job, exc))
                 return
-            work = self._settle(
-                decide_jobs(chosen, inventory, known, self._fingerprints), inventory
-            )
+            planned = decide_jobs(chosen, inventory, known, self._fingerprints)
+            provisioner = self._provisioner(client)
+            converger = self._converger(client)
+            planned = await self._wait_for_unrecorded(client, chosen, known, planned, provisioner)
+            work = await self._settle(planned, client, known, converger)
             if self.interrupted:
                 return
             self._pool = Pool(
-                ConnectionProvisioner(client, verify=self.options.verify),
+                provisioner,
                 pool_config(self.settings),
                 on_result=self._record,
                 budget=RetryBudget(),
@@ -282,34 +287,140 @@ class ApplyRun:
                 await self._pool.run([*work, *orphans])
             finally:
                 self._drop_unmade_intents(state, work)
+            await self._read_back(client, converger, work)
             self.requests = dict(client.requests)
 
-    def _settle(self, planned: list[Planned], inventory: Inventory) -> list[Job]:
-        """Entries already there end ``existing`` (or ``failed`` when ambiguous); the jobs
-        left to do (create or update) are returned."""
+    def _provisioner(self, client: FlowClient) -> ConnectionProvisioner:
+        return ConnectionProvisioner(
+            client,
+            verify=self.options.verify,
+            client_id=self.settings.credentials.client_id,
+            settle=self.settings.timeouts.settle,
+            sleep=self._sleep,
+            clock=self._clock,
+        )
+
+    def _converger(self, client: FlowClient) -> Converger:
+        return Converger(
+            client,
+            client_id=self.settings.credentials.client_id,
+            backoff=self.settings.backoff,
+            concurrency=self.settings.limits.concurrency,
+            sleep=self._sleep,
+            rng=self._rng,
+        )
+
+    async def _wait_for_unrecorded(
+        self,
+        client: FlowClient,
+        chosen: list[Job],
+        known: dict[Key, StateEntry],
+        planned: list[Planned],
+        provisioner: ConnectionProvisioner,
+    ) -> list[Planned]:
+        """Creates of an earlier run whose outcome was never recorded (its process died) and
+        whose names the listing does not show may have landed seconds ago: wait the settle
+        window once, then list again (one pass per sandbox) before deciding to send them."""
+        unseen = [
+            p.job
+            for p in planned
+            if p.decision.action is Action.CREATE and _key(p.job) in self._intents
+        ]
+        if not unseen or self.settings.timeouts.settle <= 0 or self.interrupted:
+            return planned
+        log.info(
+            "settling_unrecorded_creates", entries=len(unseen), wait_s=self.settings.timeouts.settle
+        )
+        await self._sleep(self.settings.timeouts.settle)
+        try:
+            inventory = await list_inventory(client, {j.sandbox for j in unseen})
+        except ProvisionError as exc:  # cannot tell: look again per entry before each create
+            log.warning("listing_failed", error=exc.message, http_status=exc.status)
+            for job in unseen:
+                provisioner.uncertain(job.sandbox, job.name)
+            return planned
+        again = {_key(p.job): p for p in decide_jobs(unseen, inventory, known, self._fingerprints)}
+        return [again.get(_key(p.job), p) for p in planned]
+
+    async def _settle(
+        self,
+        planned: list[Planned],
+        client: FlowClient,
+        known: dict[Key, StateEntry],
+        converger: Converger,
+    ) -> list[Job]:
+        """Entries already there end ``existing``; names with several copies are converged
+        (or fail, naming the copies that are not to be deleted); the jobs left to do (create
+        or update) are returned."""
         work: list[Job] = []
+        several: list[tuple[str, str, tuple[Connection, ...]]] = []
         for item in planned:
             job, decision = item.job, item.decision
             if decision.action is Action.CREATE:
-                work.append(job)
+                found = await self._seen_by_id(client, job, known.get(_key(job)))
+                if found is None:
+                    work.append(job)
+                else:
+                    self._record(_existing(job, found.id))
             elif decision.action is Action.UPDATE:
                 work.append(
                     dataclasses.replace(job, kind=JobKind.UPDATE, connection_id=decision.ids[0])
                 )
             elif decision.action is Action.EXISTS:
-                self._check_intent(job, inventory)
-                self._record(_existing(job, decision))
+                self._check_intent(job, item.copies)
+                self._record(_existing(job, decision.connection_id))
             else:
-                self._record(_failed_ambiguous(job, decision))
+                several.append((job.sandbox, job.name, item.copies))
+        if several:
+            log.info("duplicates_found", names=len(several))
+            done = await converger.converge_all(several)
+            for sandbox, name, _ in several:
+                self._record(_converged(sandbox, name, done[sandbox, name]))
         return work
 
-    def _check_intent(self, job: Job, inventory: Inventory) -> None:
+    async def _seen_by_id(
+        self, client: FlowClient, job: Job, known: StateEntry | None
+    ) -> Connection | None:
+        try:
+            return await seen_by_id(client, job.sandbox, known)
+        except ProvisionError as exc:  # no better than the listing: create, as before
+            log.warning("read_by_id_failed", entry=job.name, error=exc.message)
+            return None
+
+    async def _read_back(self, client: FlowClient, converger: Converger, work: list[Job]) -> None:
+        """Before the run ends: one listing pass per sandbox confirms that each name this run
+        created has one connection; extra copies are converged."""
+        if self.interrupted:
+            return
+        created = [
+            _key(job)
+            for job in work
+            if (r := self.results.get(_key(job))) is not None and r.status is Outcome.CREATED
+        ]
+        try:
+            changed = await read_back(client, converger, self.results, created)
+        except ProvisionError as exc:
+            log.warning("read_back_failed", error=exc.message, http_status=exc.status)
+            return
+        for result in changed.values():
+            self.results[(result.sandbox, result.name)] = result
+            self._remember(result)
+            self._log.info(
+                "entry_converged",
+                entry=result.name,
+                status=result.status.value,
+                connection_id=result.connection_id,
+                removed_duplicates=list(result.removed_duplicates),
+                error=result.error,
+            )
+
+    def _check_intent(self, job: Job, copies: tuple[Connection, ...]) -> None:
         """An intent makes a found connection ours only if our client created it (when the
         API says who did): a name another tool took meanwhile is never pruned as ours."""
         key = _key(job)
-        if key not in self._intents:
+        if key not in self._intents or not copies:
             return
-        creator = inventory.named(job.sandbox, job.name)[0].created_client
+        creator = copies[0].created_client
         if creator is not None and creator != self.settings.credentials.client_id:
             del self._intents[key]
 
@@ -397,19 +508,16 @@ def _skipped(job: Job, why: str) -> Result:
     return Result(name=job.name, sandbox=job.sandbox, status=Outcome.SKIPPED, error=why)
 
 
-def _existing(job: Job, decision: Decision) -> Result:
+def _existing(job: Job, connection_id: str | None) -> Result:
     return Result(
         name=job.name,
         sandbox=job.sandbox,
         status=Outcome.EXISTING,
-        connection_id=decision.connection_id,
+        connection_id=connection_id,
     )
 
 
-def _failed_ambiguous(job: Job, decision: Decision) -> Result:
-    return Result(
-        name=job.name,
-        sandbox=job.sandbox,
-        status=Outcome.FAILED,
-        error=ambiguous_message(decision),
-    )
+def _converged(sandbox: str, name: str, done: Converged) -> Result:
+    """An entry whose name had several copies at the start of the run."""
+    adopted = Result(name=name, sandbox=sandbox, status=Outcome.EXISTING)
+    return converged_result(adopted, done)

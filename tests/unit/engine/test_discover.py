@@ -35,7 +35,9 @@ ODD_NAMES = [
 async def _create_directly(emu: RunningEmulator, name: str) -> str:
     """A connection made by someone else (same org and sandbox, another tool)."""
     async with aiohttp.ClientSession() as session:
-        caller = EmulatorCaller(session=session, base_url=emu.base_url, org=EMULATOR_ORG)
+        caller = EmulatorCaller(
+            session=session, base_url=emu.base_url, org=EMULATOR_ORG, client_id="other-tool"
+        )
         reply = await caller.create(oracle_body(name), token=await caller.access_token())
     assert reply.status == 201
     return str(reply.field("id"))
@@ -80,6 +82,8 @@ async def test_several_connections_with_the_entry_name_fail_the_entry_listing_th
     assert twin.status is Outcome.FAILED
     assert twin.error is not None
     assert all(i in twin.error for i in ids)
+    assert "made by another client" in twin.error
+    assert twin.removed_duplicates == ()
     assert single.status is Outcome.CREATED
     assert emulator.store.count_by_name("twin") == 2
 
