@@ -15,15 +15,15 @@ from provisioner.engine._apply import (
     orphan_jobs,
     resolve_jobs,
 )
+from provisioner.engine._converge import Verdict, foreign_message, judge_copies
 from provisioner.engine._discover import Action, Decision, list_inventory
-from provisioner.engine._provision import ambiguous_message
 from provisioner.engine._state import StateStore
 from provisioner.manifest import Manifest
 from provisioner.settings import Settings
 
 __all__ = ["PlanRow", "run_plan", "write_plan"]
 
-_ACTIONS: Final = ("create", "update", "exists", "ambiguous", "orphaned", "skip")
+_ACTIONS: Final = ("create", "update", "exists", "converge", "ambiguous", "orphaned", "skip")
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -31,9 +31,12 @@ class PlanRow:
     name: str
     sandbox: str
     decision: Decision | None  # None: filtered out by --only / --retry-failed
+    verdict: Verdict | None = None  # several copies of the name: what apply does with them
 
     @property
     def action(self) -> str:
+        if self.verdict is not None and self.verdict.keep is not None:
+            return "converge"
         return self.decision.action.value if self.decision else "skip"
 
 
@@ -47,14 +50,24 @@ async def run_plan(manifest: Manifest, settings: Settings, options: RunOptions) 
     async with FlowClient(settings, pacer=RateController(settings.limits.rate)) as client:
         await client.authenticate()
         inventory = await list_inventory(client, {j.sandbox for j in chosen})
+    client_id = settings.credentials.client_id
     decided = {
-        (p.job.sandbox, p.job.name): p.decision
-        for p in decide_jobs(chosen, inventory, known, prints)
+        (p.job.sandbox, p.job.name): p for p in decide_jobs(chosen, inventory, known, prints)
     }
-    rows = [
-        PlanRow(name=j.name, sandbox=j.sandbox, decision=decided.get((j.sandbox, j.name)))
-        for j in jobs
-    ]
+    rows = []
+    for job in jobs:
+        planned = decided.get((job.sandbox, job.name))
+        verdict = None
+        if planned is not None and planned.decision.action is Action.AMBIGUOUS:
+            verdict = judge_copies(planned.copies, client_id=client_id)
+        rows.append(
+            PlanRow(
+                name=job.name,
+                sandbox=job.sandbox,
+                decision=planned.decision if planned else None,
+                verdict=verdict,
+            )
+        )
     rows += [
         PlanRow(
             name=o.name,
@@ -64,6 +77,15 @@ async def run_plan(manifest: Manifest, settings: Settings, options: RunOptions) 
         for o in orphans
     ]
     return rows
+
+
+def _several(decision: Decision, verdict: Verdict | None) -> str:
+    if verdict is None:
+        return f"{len(decision.ids)} connections have this name: {', '.join(decision.ids)}"
+    if verdict.keep is None:
+        return foreign_message(len(decision.ids), verdict.foreign)
+    deleted = ", ".join(verdict.delete)
+    return f"{len(decision.ids)} copies, all this client's: keeps {verdict.keep}, deletes {deleted}"
 
 
 def _detail(row: PlanRow) -> str:
@@ -81,7 +103,7 @@ def _detail(row: PlanRow) -> str:
         case Action.ORPHANED:
             return f"no longer in the manifest; apply --prune deletes it ({ids})"
         case _:
-            return ambiguous_message(decision)
+            return _several(decision, row.verdict)
 
 
 def write_plan(rows: list[PlanRow], out: TextIO) -> None:

@@ -13,22 +13,18 @@ import structlog
 
 from provisioner.aep import FlowClient, Sleep, connection_body, patch_ops
 from provisioner.engine._converge import foreign_message, judge_copies
-from provisioner.engine._discover import Decision, lookup_name
+from provisioner.engine._discover import lookup_name
 from provisioner.engine._pool import Job, JobKind, Provisioned
 from provisioner.errors import PermanentError, ProvisionError, RetryableError
 from provisioner.manifest import DatabaseSpec
 from provisioner.reports import Outcome
 
-__all__ = ["ConnectionProvisioner", "ambiguous_message", "answer_lost"]
+__all__ = ["ConnectionProvisioner", "answer_lost"]
 
 log = structlog.get_logger(__name__)
 
 _GATEWAY_GAVE_UP: Final = frozenset({502, 504})  # the service may have gone on without it
 _LOOKS_PER_SETTLE: Final = 10  # how often a lost create is looked for within the window
-
-
-def ambiguous_message(decision: Decision) -> str:
-    return f"{len(decision.ids)} connections already have this name: {', '.join(decision.ids)}"
 
 
 def answer_lost(exc: ProvisionError) -> bool:

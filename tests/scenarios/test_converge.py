@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import io
 from collections import Counter
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -18,6 +19,7 @@ from provisioner.emulator._faults import FaultPlan, RequestKind
 from provisioner.emulator._server import RunningEmulator, running_emulator
 from provisioner.engine import NullObserver
 from provisioner.engine._apply import ApplyRun, RunOptions
+from provisioner.engine._plan import run_plan, write_plan
 from provisioner.engine._state import StateStore
 from provisioner.manifest._load import DatabaseSpec
 from provisioner.reports._model import Outcome, Report, Result
@@ -262,3 +264,28 @@ async def test_a_copy_in_use_is_reported_not_forced(tmp_path: Path) -> None:
         assert "FLOW-1418-400" in entry.error
         assert entry.removed_duplicates == (spare,)
         assert {r.id for r in emu.state.connections()} == {oldest, in_use}
+
+
+async def test_plan_shows_which_copies_apply_would_delete_and_writes_nothing(
+    tmp_path: Path,
+) -> None:
+    time = _Time()
+    async with _serving(FaultPlan(), time) as emu:
+        keep = await _made_by(emu, "twice", "test-client")
+        extra = await _made_by(emu, "twice", "test-client")
+        await _made_by(emu, "mixed", "test-client")
+        foreign = await _made_by(emu, "mixed", "someone-else")
+        settings = make_settings(emu, tmp_path)
+        specs = [spec("twice"), spec("mixed"), spec("new")]
+        rows = await run_plan(manifest(tmp_path, specs), settings, RunOptions())
+        out = io.StringIO()
+        write_plan(rows, out)
+        text = out.getvalue()
+        assert [row.action for row in rows] == ["converge", "ambiguous", "create"]
+        assert f"keeps {keep}, deletes {extra}" in text
+        assert f"another client ({foreign})" in text
+        assert "1 converge" in text
+        assert len(emu.state.connections()) == 4
+        assert emu.stats.requests[RequestKind.DELETE] == 0
+        with StateStore.open(settings.state_path) as store:
+            assert store.entries(settings.target("prod")) == {}
