@@ -4,7 +4,6 @@ decision step (``decide_jobs``) and sends no write."""
 from __future__ import annotations
 
 import asyncio
-import dataclasses
 import random
 import secrets
 import time
@@ -17,12 +16,10 @@ import structlog
 from structlog.contextvars import bound_contextvars
 
 from provisioner.aep import Connection, FlowClient, RateController, RetryBudget, Sleep
-from provisioner.engine._converge import Converged, Converger
-from provisioner.engine._discover import Action, Decision, Inventory, decide, list_inventory
+from provisioner.engine._discover import Action, list_inventory
 from provisioner.engine._observer import NullObserver, RunObserver
 from provisioner.engine._pool import Job, JobKind, Pool, PoolConfig
-from provisioner.engine._provision import ConnectionProvisioner
-from provisioner.engine._readback import converged_result, read_back, seen_by_id
+from provisioner.engine._reconcile import Planned, Reconciler, decide_jobs
 from provisioner.engine._state import RunLock, StateEntry, StateStore
 from provisioner.errors import ConfigError, ProvisionError
 from provisioner.manifest import Manifest, effective_sandbox
@@ -68,13 +65,6 @@ class RunOptions:
         return True
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class Planned:
-    job: Job
-    decision: Decision
-    copies: tuple[Connection, ...] = ()  # the connections the listing shows under its name
-
-
 def new_run_id() -> str:
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
     return f"{stamp}-{secrets.token_hex(3)}"
@@ -110,22 +100,6 @@ def known_entries(
 def fingerprints(state: StateStore, jobs: Sequence[Job]) -> dict[Key, str]:
     """Each job's fingerprint under the state's key (for drift: ``plan`` shows ``update``)."""
     return {(j.sandbox, j.name): state.fingerprint(j.spec) for j in jobs if j.spec is not None}
-
-
-def decide_jobs(
-    jobs: Sequence[Job],
-    inventory: Inventory,
-    known: dict[Key, StateEntry],
-    fingerprints: dict[Key, str],
-) -> list[Planned]:
-    """Each job with what it needs: create, update (drifted), nothing (exists), or ambiguous."""
-    planned = []
-    for job in jobs:
-        key = (job.sandbox, job.name)
-        copies = inventory.named(job.sandbox, job.name)
-        decision = decide(copies, known=known.get(key), fingerprint=fingerprints.get(key))
-        planned.append(Planned(job=job, decision=decision, copies=copies))
-    return planned
 
 
 def orphan_jobs(
@@ -239,12 +213,8 @@ class ApplyRun:
 
     async def _run(self, jobs: list[Job], orphans: list[Job], state: StateStore) -> None:
         known = known_entries(state, self.settings, jobs)
-        chosen: list[Job] = []
-        for job in jobs:
-            if self.options.wants(job.name, known.get(_key(job))):
-                chosen.append(job)
-            else:
-                self.not_selected.add(_key(job))
+        chosen = [job for job in jobs if self.options.wants(job.name, known.get(_key(job)))]
+        self.not_selected = {_key(job) for job in jobs} - {_key(job) for job in chosen}
         self._observer.start(len(chosen) + len(orphans))
         self._fingerprints = fingerprints(state, chosen)
         for sandbox in {j.sandbox for j in chosen}:
@@ -259,15 +229,21 @@ class ApplyRun:
                 for job in chosen:
                     self._record(_not_listed(job, exc))
                 return
-            planned = decide_jobs(chosen, inventory, known, self._fingerprints)
-            provisioner = self._provisioner(client)
-            converger = self._converger(client)
-            planned = await self._wait_for_unrecorded(client, chosen, known, planned, provisioner)
-            work = await self._settle(planned, client, known, converger)
+            reconciler = Reconciler.for_run(
+                client,
+                self.settings,
+                verify=self.options.verify,
+                sleep=self._sleep,
+                clock=self._clock,
+                rng=self._rng,
+            )
+            work = await self._start(
+                reconciler, decide_jobs(chosen, inventory, known, self._fingerprints), known
+            )
             if self.interrupted:
                 return
             self._pool = Pool(
-                provisioner,
+                reconciler.provisioner,
                 pool_config(self.settings),
                 on_result=self._record,
                 budget=RetryBudget(),
@@ -287,107 +263,26 @@ class ApplyRun:
                 await self._pool.run([*work, *orphans])
             finally:
                 self._drop_unmade_intents(state, work)
-            await self._read_back(client, converger, work)
+            await self._read_back(reconciler, work)
             self.requests = dict(client.requests)
 
-    def _provisioner(self, client: FlowClient) -> ConnectionProvisioner:
-        return ConnectionProvisioner(
-            client,
-            verify=self.options.verify,
-            client_id=self.settings.credentials.client_id,
-            settle=self.settings.timeouts.settle,
-            sleep=self._sleep,
-            clock=self._clock,
-        )
-
-    def _converger(self, client: FlowClient) -> Converger:
-        return Converger(
-            client,
-            client_id=self.settings.credentials.client_id,
-            backoff=self.settings.backoff,
-            concurrency=self.settings.limits.concurrency,
-            sleep=self._sleep,
-            rng=self._rng,
-        )
-
-    async def _wait_for_unrecorded(
-        self,
-        client: FlowClient,
-        chosen: list[Job],
-        known: dict[Key, StateEntry],
-        planned: list[Planned],
-        provisioner: ConnectionProvisioner,
-    ) -> list[Planned]:
-        """Creates of an earlier run whose outcome was never recorded (its process died) and
-        whose names the listing does not show may have landed seconds ago: wait the settle
-        window once, then list again (one pass per sandbox) before deciding to send them."""
-        unseen = [
-            p.job
-            for p in planned
-            if p.decision.action is Action.CREATE and _key(p.job) in self._intents
-        ]
-        if not unseen or self.settings.timeouts.settle <= 0 or self.interrupted:
-            return planned
-        log.info(
-            "settling_unrecorded_creates", entries=len(unseen), wait_s=self.settings.timeouts.settle
-        )
-        await self._sleep(self.settings.timeouts.settle)
-        try:
-            inventory = await list_inventory(client, {j.sandbox for j in unseen})
-        except ProvisionError as exc:  # cannot tell: look again per entry before each create
-            log.warning("listing_failed", error=exc.message, http_status=exc.status)
-            for job in unseen:
-                provisioner.uncertain(job.sandbox, job.name)
-            return planned
-        again = {_key(p.job): p for p in decide_jobs(unseen, inventory, known, self._fingerprints)}
-        return [again.get(_key(p.job), p) for p in planned]
-
-    async def _settle(
-        self,
-        planned: list[Planned],
-        client: FlowClient,
-        known: dict[Key, StateEntry],
-        converger: Converger,
+    async def _start(
+        self, reconciler: Reconciler, planned: list[Planned], known: dict[Key, StateEntry]
     ) -> list[Job]:
-        """Entries already there end ``existing``; names with several copies are converged
-        (or fail, naming the copies that are not to be deleted); the jobs left to do (create
-        or update) are returned."""
-        work: list[Job] = []
-        several: list[tuple[str, str, tuple[Connection, ...]]] = []
+        """What the listing (and the settle window, reads by id, convergence) leaves to send;
+        entries already there are recorded."""
+        planned = await reconciler.wait_for_unrecorded(
+            planned, self._intents, known, self._fingerprints
+        )
         for item in planned:
-            job, decision = item.job, item.decision
-            if decision.action is Action.CREATE:
-                found = await self._seen_by_id(client, job, known.get(_key(job)))
-                if found is None:
-                    work.append(job)
-                else:
-                    self._record(_existing(job, found.id))
-            elif decision.action is Action.UPDATE:
-                work.append(
-                    dataclasses.replace(job, kind=JobKind.UPDATE, connection_id=decision.ids[0])
-                )
-            elif decision.action is Action.EXISTS:
-                self._check_intent(job, item.copies)
-                self._record(_existing(job, decision.connection_id))
-            else:
-                several.append((job.sandbox, job.name, item.copies))
-        if several:
-            log.info("duplicates_found", names=len(several))
-            done = await converger.converge_all(several)
-            for sandbox, name, _ in several:
-                self._record(_converged(sandbox, name, done[sandbox, name]))
-        return work
+            if item.decision.action is Action.EXISTS:
+                self._check_intent(item.job, item.copies)
+        settled = await reconciler.settle(planned, known)
+        for result in settled.ended:
+            self._record(result)
+        return settled.work
 
-    async def _seen_by_id(
-        self, client: FlowClient, job: Job, known: StateEntry | None
-    ) -> Connection | None:
-        try:
-            return await seen_by_id(client, job.sandbox, known)
-        except ProvisionError as exc:  # no better than the listing: create, as before
-            log.warning("read_by_id_failed", entry=job.name, error=exc.message)
-            return None
-
-    async def _read_back(self, client: FlowClient, converger: Converger, work: list[Job]) -> None:
+    async def _read_back(self, reconciler: Reconciler, work: list[Job]) -> None:
         """Before the run ends: one listing pass per sandbox confirms that each name this run
         created has one connection; extra copies are converged."""
         if self.interrupted:
@@ -398,12 +293,12 @@ class ApplyRun:
             if (r := self.results.get(_key(job))) is not None and r.status is Outcome.CREATED
         ]
         try:
-            changed = await read_back(client, converger, self.results, created)
+            changed = await reconciler.read_back(self.results, created)
         except ProvisionError as exc:
             log.warning("read_back_failed", error=exc.message, http_status=exc.status)
             return
-        for result in changed.values():
-            self.results[(result.sandbox, result.name)] = result
+        for result in changed:
+            self.results[_key_of(result)] = result
             self._remember(result)
             self._log.info(
                 "entry_converged",
@@ -482,6 +377,10 @@ def _key(job: Job) -> Key:
     return (job.sandbox, job.name)
 
 
+def _key_of(result: Result) -> Key:
+    return (result.sandbox, result.name)
+
+
 def _surely_not_created(result: Result) -> bool:
     """Never sent, or refused with a definite 4xx (not 408/429): no connection was made."""
     if result.status not in (Outcome.FAILED, Outcome.SKIPPED):
@@ -506,18 +405,3 @@ def _not_listed(job: Job, exc: ProvisionError) -> Result:
 
 def _skipped(job: Job, why: str) -> Result:
     return Result(name=job.name, sandbox=job.sandbox, status=Outcome.SKIPPED, error=why)
-
-
-def _existing(job: Job, connection_id: str | None) -> Result:
-    return Result(
-        name=job.name,
-        sandbox=job.sandbox,
-        status=Outcome.EXISTING,
-        connection_id=connection_id,
-    )
-
-
-def _converged(sandbox: str, name: str, done: Converged) -> Result:
-    """An entry whose name had several copies at the start of the run."""
-    adopted = Result(name=name, sandbox=sandbox, status=Outcome.EXISTING)
-    return converged_result(adopted, done)
