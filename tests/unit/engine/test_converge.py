@@ -8,6 +8,7 @@ import dataclasses
 from pathlib import Path
 
 import pytest
+from structlog.testing import capture_logs
 
 from provisioner.aep import Connection, RateController
 from provisioner.aep._client import FlowClient
@@ -204,3 +205,35 @@ def test_settle_option_reaches_the_settings_and_refuses_a_negative_window(
     path = tmp_path / "m.yaml"
     path.write_text("version: 1\ndatabases: []\n")
     assert main(["apply", str(path), "--emulator", "--settle", "-1"]) == 2
+
+
+async def test_reads_that_fail_around_the_run_fall_back_to_looking_per_entry(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The listing after the settle window, a read by id and the read-back may fail: the
+    run then does what it did without them (each create looks first; a known id unreadable
+    is created; no read-back), and says so in the log."""
+    from provisioner.engine import _reconcile
+
+    time = _Time()
+    async with running_emulator(FaultPlan(list_lag=3.0), clock=time.clock) as emu:
+        settings = make_settings(emu, tmp_path, timeouts=Timeouts(request=5.0, settle=4.0))
+        await _apply(emu, tmp_path, [spec("known")], time, settle=0.0)
+        with StateStore.open(settings.state_path) as state:
+            state.intend([(settings.target("prod"), "pending", None)], run_id="killed")
+        real_listing = _reconcile.list_inventory
+
+        async def listing_down(*args: object, **kwargs: object) -> object:
+            raise RetryableError("list: HTTP 503", status=503)
+
+        async def get_down(self: FlowClient, connection_id: str, *, sandbox: str) -> object:
+            raise RetryableError("get: HTTP 503", status=503)
+
+        monkeypatch.setattr(_reconcile, "list_inventory", listing_down)
+        monkeypatch.setattr(FlowClient, "get_connection", get_down)
+        with capture_logs() as logs:
+            report = await _apply(emu, tmp_path, [spec("known"), spec("pending")], time, 4.0)
+        events = {entry["event"] for entry in logs}
+        assert {"listing_failed", "read_by_id_failed", "read_back_failed"} <= events
+        assert [r.status for r in report.results] == [Outcome.CREATED, Outcome.CREATED]
+        monkeypatch.setattr(_reconcile, "list_inventory", real_listing)
