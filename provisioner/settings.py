@@ -34,6 +34,7 @@ __all__ = [
     "FLOW_SERVICE_PATH",
     "ORACLE_SPEC_ID",
     "ORACLE_SPEC_VERSION",
+    "PUSHGATEWAY_ENV",
     "Backoff",
     "Credentials",
     "Limits",
@@ -43,6 +44,7 @@ __all__ = [
     "check_url",
     "credentials_from_env",
     "environment",
+    "pushgateway_url",
 ]
 
 DEFAULT_PLATFORM_URL: Final = "https://platform.adobe.io"
@@ -209,3 +211,24 @@ def credentials_from_env(env: Mapping[str, str]) -> Credentials:
         scopes=scopes,
         access_token=Secret(token) if token else None,
     )
+
+
+PUSHGATEWAY_ENV: Final = "PROVISIONER_PUSHGATEWAY"
+
+
+def pushgateway_url(value: str | None, env: Mapping[str, str]) -> str | None:
+    """The Pushgateway to push metrics to: ``--pushgateway`` over ``PROVISIONER_PUSHGATEWAY``;
+    None when neither is set. http:// is fine here (metrics hold no secret), but the URL must
+    be ``http(s)://host[:port][/path]`` without credentials (they would show in the logs)."""
+    name = "--pushgateway" if value is not None else PUSHGATEWAY_ENV
+    url = (value if value is not None else env.get(PUSHGATEWAY_ENV, "")).strip()
+    if not url:
+        return None
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ConfigError(f"{name}: expected an http(s) URL, got {url!r}")
+    if parts.username is not None or parts.password is not None:
+        raise ConfigError(f"{name}: credentials in the URL are not supported")
+    if parts.query or parts.fragment:
+        raise ConfigError(f"{name}: expected no query or fragment, got {url!r}")
+    return url.rstrip("/")

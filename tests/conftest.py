@@ -17,6 +17,8 @@ from provisioner.secrets import Secret
 from provisioner.settings import Backoff, Credentials, Limits, Settings, Timeouts
 from tests.emulator_caller import EmulatorCaller
 
+pytest_plugins = ["tests.services.pushgateway"]
+
 EMULATOR_ORG = "TESTORG0000000000000000@AdobeOrg"
 
 

@@ -1,5 +1,6 @@
 """The bodies of ``plan``, ``apply`` and ``rollback``: pick the target (Platform, or an
-emulator started for the run), run, write the report. Part of the command-line layer."""
+emulator started for the run), run, write the report and the metrics. Part of the
+command-line layer."""
 
 from __future__ import annotations
 
@@ -26,7 +27,16 @@ from provisioner.engine import (
 )
 from provisioner.errors import ConfigError
 from provisioner.manifest import Manifest
-from provisioner.reports import Report, check_writable, load_report, write_report, write_report_file
+from provisioner.reports import (
+    MetricsSinks,
+    Report,
+    RunMetrics,
+    check_writable,
+    load_report,
+    publish_metrics,
+    write_report,
+    write_report_file,
+)
 from provisioner.secrets import Secret
 from provisioner.settings import (
     DEFAULT_IMS_URL,
@@ -40,6 +50,7 @@ from provisioner.settings import (
     Timeouts,
     check_url,
     credentials_from_env,
+    pushgateway_url,
 )
 
 __all__ = [
@@ -190,9 +201,26 @@ def _write_outputs(report: Report, path: Path, fmt: str, hint: str) -> None:
     sys.stdout.write(f"Report: {path}\n")
 
 
+def _metrics_sinks(args: argparse.Namespace, env: Mapping[str, str]) -> MetricsSinks:
+    """``--metrics-file`` and ``--pushgateway`` (or its variable), checked before anything is
+    sent: an unusable path or URL is a ConfigError (exit 2)."""
+    if args.metrics_file is not None:
+        check_writable(args.metrics_file, what="the metrics", option="--metrics-file")
+    return MetricsSinks(file=args.metrics_file, pushgateway=pushgateway_url(args.pushgateway, env))
+
+
+async def _publish(report: Report, code: int, sinks: MetricsSinks) -> int:
+    """The run's metrics to each sink (a failing one is a warning); returns ``code`` as is."""
+    if sinks.file is not None or sinks.pushgateway is not None:
+        metrics = RunMetrics.of(report, exit_code=code)
+        await asyncio.to_thread(publish_metrics, metrics, sinks)  # blocking file and HTTP I/O
+    return code
+
+
 async def apply_command(
     args: argparse.Namespace, manifest: Manifest, env: Mapping[str, str]
 ) -> int:
+    sinks = _metrics_sinks(args, env)
     async with _target(args, manifest.path.parent, env) as settings:
         observer = make_observer(not args.no_progress, stream=sys.stderr)
         run = ApplyRun(manifest, settings, _options(args), observer=observer)
@@ -201,8 +229,8 @@ async def apply_command(
             report = await run.execute()
     _write_outputs(report, run.report_path, args.report_format, str(args.manifest))
     if run.interrupted:
-        return EXIT_INTERRUPTED
-    return EXIT_OK if report.ok else EXIT_FAILED
+        return await _publish(report, EXIT_INTERRUPTED, sinks)
+    return await _publish(report, EXIT_OK if report.ok else EXIT_FAILED, sinks)
 
 
 async def plan_command(args: argparse.Namespace, manifest: Manifest, env: Mapping[str, str]) -> int:
@@ -235,9 +263,10 @@ async def rollback_command(args: argparse.Namespace, env: Mapping[str, str]) -> 
     base_dir = Path(report.manifest).parent
     if args.report is not None:
         check_writable(args.report)
+    sinks = _metrics_sinks(args, env)
     async with _target(args, base_dir, env) as settings:
         observer = make_observer(not args.no_progress, stream=sys.stderr, description="rollback")
         undone = await run_rollback(report, settings, observer=observer)
     path = settings.report_path or base_dir / "reports" / f"{undone.run_id}.json"
     _write_outputs(undone, path, "json", report.manifest)
-    return EXIT_OK if undone.ok else EXIT_FAILED
+    return await _publish(undone, EXIT_OK if undone.ok else EXIT_FAILED, sinks)

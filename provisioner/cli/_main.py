@@ -77,6 +77,14 @@ def _manifest_options(parser: argparse.ArgumentParser) -> None:
     )
 
 
+def _metrics_options(parser: argparse.ArgumentParser) -> None:
+    add = parser.add_argument
+    add("--metrics-file", type=Path, default=None, metavar="PATH",
+        help="write Prometheus metrics (node_exporter textfile format)")  # fmt: skip
+    add("--pushgateway", default=None, metavar="URL",
+        help="push the metrics to this Pushgateway (env PROVISIONER_PUSHGATEWAY)")  # fmt: skip
+
+
 def _add_run_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     plan = sub.add_parser("plan", help="dry run: what apply would do; sends no write")
     _manifest_options(plan)
@@ -85,6 +93,7 @@ def _add_run_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) 
     apply.add_argument("--report", type=Path, default=None, metavar="PATH")
     apply.add_argument("--report-format", choices=tuple(FORMATS), default="json")
     apply.add_argument("--no-progress", action="store_true")
+    _metrics_options(apply)
     apply.add_argument("--prune", action="store_true", help="delete connections this tool made "
                        "whose entries left the manifest")  # fmt: skip
     apply.add_argument("--verify", action="store_true", help="test each connection after it "
@@ -94,6 +103,7 @@ def _add_run_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) 
     rollback.add_argument("--yes", action="store_true", help="do not ask for confirmation")
     rollback.add_argument("--report", type=Path, default=None, metavar="PATH", help="its report")
     rollback.add_argument("--no-progress", action="store_true")
+    _metrics_options(rollback)
     _target_options(rollback)
 
 

@@ -153,6 +153,7 @@ class ApplyRun:
         self.not_selected: set[Key] = set()  # left out by --only / --retry-failed
         self.interrupted = False
         self.requests: dict[str, int] = {}
+        self.statuses: dict[int, int] = {}  # HTTP answers by status (the client's own counts)
         self._observer = observer or NullObserver()
         self._sleep = sleep
         self._rng = rng
@@ -209,6 +210,7 @@ class ApplyRun:
             finished_at=datetime.now(UTC),
             results=tuple(self.results[_key(job)] for job in selected),
             not_selected=len(self.not_selected),
+            http_statuses=dict(self.statuses),
         )
 
     async def _run(self, jobs: list[Job], orphans: list[Job], state: StateStore) -> None:
@@ -221,6 +223,7 @@ class ApplyRun:
             for name, fp in state.intents(self.settings.target(sandbox)).items():
                 self._intents[(sandbox, name)] = fp
         async with FlowClient(self.settings, pacer=self.pacer) as client:
+            self.statuses = client.statuses
             try:
                 await client.authenticate()
                 inventory = await list_inventory(client, {j.sandbox for j in chosen})

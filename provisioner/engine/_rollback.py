@@ -44,6 +44,7 @@ async def run_rollback(
     jobs = rollback_jobs(report)
     watcher = observer or NullObserver()
     results: list[Result] = []
+    statuses: dict[int, int] = {}
     started = datetime.now(UTC)
     with (
         bound_contextvars(run_id=run_id, rollback_of=report.run_id),
@@ -68,6 +69,7 @@ async def run_rollback(
         pacer = RateController(settings.limits.rate)
         try:
             async with FlowClient(settings, pacer=pacer) as client:
+                statuses = client.statuses
                 await client.authenticate()
                 pool = Pool(
                     ConnectionProvisioner(client),
@@ -85,4 +87,5 @@ async def run_rollback(
         started_at=started,
         finished_at=datetime.now(UTC),
         results=tuple(sorted(results, key=lambda r: order[(r.sandbox, r.name)])),
+        http_statuses=dict(statuses),
     )

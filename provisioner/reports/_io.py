@@ -276,8 +276,9 @@ def load_report(path: Path) -> Report:
     return report_from_dict(data, source=str(path))
 
 
-def check_writable(path: Path) -> None:
+def check_writable(path: Path, *, what: str = "the report", option: str = "--report") -> None:
     """Fail before a run, not after it: ``path``'s folder can be made and written to.
+    ``what`` and ``option`` name the file and its option in the message.
 
     Raises:
         ConfigError: naming the path and the reason.
@@ -288,9 +289,10 @@ def check_writable(path: Path) -> None:
         probe.touch(exist_ok=False)
         probe.unlink()
     except OSError as exc:
-        raise ConfigError(f"{path}: cannot write the report there: {exc.strerror or exc}") from exc
+        reason = exc.strerror or exc
+        raise ConfigError(f"{path}: cannot write {what} there: {reason}") from exc
     if path.is_dir():
-        raise ConfigError(f"{path}: is a folder; --report takes a file path")
+        raise ConfigError(f"{path}: is a folder; {option} takes a file path")
 
 
 def write_report_file(report: Report, path: Path) -> None:

@@ -5,7 +5,8 @@ The JSON form lives in ``reportio``; the text, CSV and Markdown writers in ``rep
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
 
@@ -98,7 +99,11 @@ class Summary:
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Report:
     """One run: when, on which manifest, and how each selected entry ended (in manifest
-    order). ``not_selected``: entries ``--only``/``--retry-failed`` left out of the run."""
+    order). ``not_selected``: entries ``--only``/``--retry-failed`` left out of the run.
+
+    ``http_statuses`` counts the run's HTTP answers by status, for its metrics; it is not part
+    of the report's JSON (a report read back has none) nor of its equality.
+    """
 
     run_id: str
     manifest: str
@@ -106,6 +111,7 @@ class Report:
     finished_at: datetime
     results: tuple[Result, ...]
     not_selected: int = 0
+    http_statuses: Mapping[int, int] = field(default_factory=dict, compare=False)
 
     @property
     def summary(self) -> Summary:

@@ -11,7 +11,6 @@ from pathlib import Path
 import pytest
 
 from provisioner.errors import ConfigError
-from provisioner.reports._model import Outcome, Report, Result, Summary
 from provisioner.reports._io import (
     load_report,
     report_from_dict,
@@ -19,6 +18,7 @@ from provisioner.reports._io import (
     write_json,
     write_report_file,
 )
+from provisioner.reports._model import Outcome, Report, Result, Summary
 
 START = datetime(2024, 5, 1, 12, 0, 0, 123456, tzinfo=UTC)
 

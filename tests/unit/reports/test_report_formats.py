@@ -11,7 +11,6 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from provisioner.errors import ConfigError
-from provisioner.reports._model import Outcome, Report, Result
 from provisioner.reports._formats import (
     CSV_HEADER,
     FORMATS,
@@ -19,6 +18,7 @@ from provisioner.reports._formats import (
     write_markdown,
     write_report,
 )
+from provisioner.reports._model import Outcome, Report, Result
 from provisioner.reports._text import TEXT_TABLE_LIMIT, cause_of, group_by_cause, write_text
 
 START = datetime(2024, 5, 1, 12, 0, tzinfo=UTC)
