@@ -22,11 +22,13 @@ from provisioner.engine._apply import ApplyRun, RunOptions
 from provisioner.engine._plan import run_plan, write_plan
 from provisioner.engine._state import StateStore
 from provisioner.manifest._load import DatabaseSpec
+from provisioner.reports._io import load_report
 from provisioner.reports._model import Outcome, Report, Result
 from provisioner.settings import Timeouts
+from tests.cliproc import cli_env, run_cli
 from tests.conftest import EMULATOR_ORG, make_settings
 from tests.emulator_caller import EmulatorCaller, FakeClock, oracle_body
-from tests.helpers import manifest, many, spec
+from tests.helpers import manifest, many, spec, write_manifest
 
 LAG = 3.0
 
@@ -289,3 +291,39 @@ async def test_plan_shows_which_copies_apply_would_delete_and_writes_nothing(
         assert emu.stats.requests[RequestKind.DELETE] == 0
         with StateStore.open(settings.state_path) as store:
             assert store.entries(settings.target("prod")) == {}
+
+
+async def test_two_apply_processes_at_once_then_one_more_run_each_leave_one_copy_per_name(
+    tmp_path: Path,
+) -> None:
+    """The CLI as two real processes started together on one manifest, each with its own
+    state file; the emulator's listing lags until the test moves its clock."""
+    names = [f"host-{i:02d}" for i in range(20)]
+    path = write_manifest(tmp_path / "shared.yaml", names)
+    clock = FakeClock()
+
+    def args(host: str, round_: int) -> list[str]:
+        return [
+            "apply", str(path), "--state", str(tmp_path / f"{host}.db"),
+            "--report", str(tmp_path / f"{host}-{round_}.json"), "--no-progress",
+        ]  # fmt: skip
+
+    async with running_emulator(FaultPlan(list_lag=LAG), clock=clock) as emu:
+        env = cli_env(emu)
+        first = await asyncio.gather(*(run_cli(*args(h, 1), env=env) for h in ("a", "b")))
+        assert [done.code for done in first] == [0, 0], first[0].stderr[-2000:]
+        assert set(_copies(emu).values()) == {2}  # both listed, saw nothing, created
+        clock.advance(LAG)
+        second = await asyncio.gather(*(run_cli(*args(h, 2), env=env) for h in ("a", "b")))
+        assert [done.code for done in second] == [0, 0], second[0].stderr[-2000:]
+        assert set(_copies(emu).values()) == {1}
+        kept = {record.name: record.id for record in emu.state.connections()}
+        reports = [load_report(tmp_path / f"{h}-2.json") for h in ("a", "b")]
+        for report in reports:
+            assert {r.name: r.connection_id for r in report.results} == kept
+        removed = [
+            cid for report in reports for r in report.results for cid in r.removed_duplicates
+        ]
+        assert sorted(removed) == sorted(set(removed))
+        assert len(removed) == len(names)
+        assert sum(report.summary.removed_duplicates for report in reports) == len(names)
