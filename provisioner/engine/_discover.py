@@ -6,6 +6,7 @@ names, so the listing filters on the connection spec only and names are matched 
 
 from __future__ import annotations
 
+import asyncio
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
@@ -16,7 +17,15 @@ from provisioner.aep import Connection, FlowClient
 from provisioner.engine._state import StateEntry
 from provisioner.settings import ORACLE_SPEC_ID
 
-__all__ = ["Action", "Decision", "Inventory", "decide", "list_inventory", "lookup_name"]
+__all__ = [
+    "Action",
+    "Decision",
+    "Inventory",
+    "decide",
+    "list_inventory",
+    "lookup_name",
+    "lookup_names",
+]
 
 SPEC_FILTER = f"connectionSpec.id=={ORACLE_SPEC_ID}"
 _PLAIN_NAME: Final = re.compile(r"[A-Za-z0-9_.\- ]+")  # safe inside a property filter
@@ -75,6 +84,50 @@ async def lookup_name(client: FlowClient, *, sandbox: str, name: str) -> tuple[C
         filters.append(f"name=={name}")
     found = await client.list_connections(sandbox=sandbox, filters=filters)
     return tuple(c for c in found if c.name == name)
+
+
+# Names ORed in one filter: a page's worth (so the lookups cost no more requests than a listing
+# pass of the run's own connections), and the URL stays a few KB.
+_NAMES_PER_LOOKUP: Final = 100
+_CHARS_PER_LOOKUP: Final = 3000
+
+
+def _batches(names: list[str]) -> list[list[str]]:
+    batches: list[list[str]] = [[]]
+    size = 0
+    for name in names:
+        if batches[-1] and (
+            len(batches[-1]) >= _NAMES_PER_LOOKUP or size + len(name) > _CHARS_PER_LOOKUP
+        ):
+            batches.append([])
+            size = 0
+        batches[-1].append(name)
+        size += len(name) + 1
+    return batches
+
+
+async def lookup_names(
+    client: FlowClient, *, sandbox: str, names: Iterable[str], slots: asyncio.Semaphore
+) -> dict[str, tuple[Connection, ...]]:
+    """Connections named exactly like each name: names safe in a filter are ORed in a few
+    lookups run side by side (``name==a,b,c``); if any name is not, one listing pass."""
+    wanted = sorted(set(names))
+    if not all(_PLAIN_NAME.fullmatch(name) for name in wanted):
+        found = await client.list_connections(sandbox=sandbox, filters=[SPEC_FILTER])
+        index = _index(found)
+        return {name: index.get(name, ()) for name in wanted}
+    results: list[Connection] = []
+
+    async def one(batch: list[str]) -> None:
+        async with slots:
+            filters = [SPEC_FILTER, "name==" + ",".join(batch)]
+            results.extend(await client.list_connections(sandbox=sandbox, filters=filters))
+
+    async with asyncio.TaskGroup() as tg:
+        for batch in _batches(wanted) if wanted else []:
+            tg.create_task(one(batch))
+    index = _index(results)
+    return {name: index.get(name, ()) for name in wanted}
 
 
 def decide(

@@ -229,9 +229,19 @@ async def test_reads_that_fail_around_the_run_fall_back_to_looking_per_entry(
             raise RetryableError("get: HTTP 503", status=503)
 
         monkeypatch.setattr(_reconcile, "list_inventory", listing_down)
+        monkeypatch.setattr(_reconcile, "lookup_names", listing_down)
         monkeypatch.setattr(FlowClient, "get_connection", get_down)
         with capture_logs() as logs:
             report = await _apply(emu, tmp_path, [spec("known"), spec("pending")], time, 4.0)
         events = {entry["event"] for entry in logs}
         assert {"listing_failed", "read_by_id_failed", "read_back_failed"} <= events
         assert [r.status for r in report.results] == [Outcome.CREATED, Outcome.CREATED]
+
+
+def test_read_back_lookups_hold_a_page_of_names_or_a_few_kilobytes() -> None:
+    from provisioner.engine._discover import _batches
+
+    assert [len(b) for b in _batches([f"n{i:03d}" for i in range(250)])] == [100, 100, 50]
+    long_names = ["x" * 999 + str(i) for i in range(7)]
+    assert [len(b) for b in _batches(long_names)] == [2, 2, 2, 1]
+    assert _batches([]) == [[]]
