@@ -275,7 +275,7 @@ class ApplyRun:
         """What the listing (and the settle window, reads by id, convergence) leaves to send;
         entries already there are recorded."""
         planned = await reconciler.wait_for_unrecorded(
-            planned, self._intents, known, self._fingerprints
+            planned, self._intents, known, self._fingerprints, stopping=lambda: self.interrupted
         )
         for item in planned:
             if item.decision.action is Action.EXISTS:

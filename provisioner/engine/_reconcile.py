@@ -175,6 +175,7 @@ class Reconciler:
         unrecorded: Iterable[Key],
         known: Mapping[Key, StateEntry],
         fingerprints: Mapping[Key, str],
+        stopping: Callable[[], bool] = lambda: False,
     ) -> list[Planned]:
         """Creates of an earlier run whose outcome was never recorded (its process died) and
         whose names the listing does not show may have landed seconds ago: wait the settle
@@ -186,7 +187,13 @@ class Reconciler:
         if not unseen or self._settle <= 0:
             return planned
         log.info("settling_unrecorded_creates", entries=len(unseen), wait_s=self._settle)
-        await self._sleep(self._settle)
+        waited = 0.0
+        while waited < self._settle:  # in steps of a second at most: a stop ends the wait
+            if stopping():
+                return planned
+            step = min(1.0, self._settle - waited)
+            await self._sleep(step)
+            waited += step
         try:
             inventory = await list_inventory(self._client, {j.sandbox for j in unseen})
         except ProvisionError as exc:  # cannot tell: each looks again before its create
