@@ -22,9 +22,9 @@ __all__ = [
     "Decision",
     "Inventory",
     "decide",
+    "duplicated_names",
     "list_inventory",
     "lookup_name",
-    "lookup_names",
 ]
 
 SPEC_FILTER = f"connectionSpec.id=={ORACLE_SPEC_ID}"
@@ -106,28 +106,40 @@ def _batches(names: list[str]) -> list[list[str]]:
     return batches
 
 
-async def lookup_names(
+async def duplicated_names(
     client: FlowClient, *, sandbox: str, names: Iterable[str], slots: asyncio.Semaphore
 ) -> dict[str, tuple[Connection, ...]]:
-    """Connections named exactly like each name: names safe in a filter are ORed in a few
-    lookups run side by side (``name==a,b,c``); if any name is not, one listing pass."""
+    """The names that have several connections, with them. Names safe in a filter are ORed a
+    page's worth at a time (``name==a,b,c``) and counted (``count=true``: no items), the
+    counts side by side; only a batch whose count is not one per name is listed. If any name
+    is unsafe in a filter, one listing pass of the sandbox instead.
+
+    A count cannot tell a doubled name from a name the listing does not show yet in the same
+    batch (they cancel out): while a listing lags, such a duplicate waits for the next run."""
     wanted = sorted(set(names))
     if not all(_PLAIN_NAME.fullmatch(name) for name in wanted):
         found = await client.list_connections(sandbox=sandbox, filters=[SPEC_FILTER])
-        index = _index(found)
-        return {name: index.get(name, ()) for name in wanted}
-    results: list[Connection] = []
+        return _several(_index(found), wanted)
+    several: dict[str, tuple[Connection, ...]] = {}
 
     async def one(batch: list[str]) -> None:
+        filters = [SPEC_FILTER, "name==" + ",".join(batch)]
         async with slots:
-            filters = [SPEC_FILTER, "name==" + ",".join(batch)]
-            results.extend(await client.list_connections(sandbox=sandbox, filters=filters))
+            if await client.count_connections(sandbox=sandbox, filters=filters) == len(batch):
+                return
+            found = await client.list_connections(sandbox=sandbox, filters=filters)
+        several.update(_several(_index(found), batch))
 
     async with asyncio.TaskGroup() as tg:
         for batch in _batches(wanted) if wanted else []:
             tg.create_task(one(batch))
-    index = _index(results)
-    return {name: index.get(name, ()) for name in wanted}
+    return several
+
+
+def _several(
+    index: Mapping[str, tuple[Connection, ...]], names: Iterable[str]
+) -> dict[str, tuple[Connection, ...]]:
+    return {name: index[name] for name in names if len({c.id for c in index.get(name, ())}) > 1}
 
 
 def decide(

@@ -3,9 +3,9 @@
 At the start: creates of an earlier run whose outcome was never recorded are given the settle
 window before they are sent again; a connection the state knows but the listing does not show
 is read by id; names with several copies are converged. Before the end, the read-back confirms
-that each name the run created has one connection: lookups of up to 100 names each (ORed in
-one filter), side by side, so that it costs no more requests than one listing pass and about
-one round trip of time.
+that each name the run created has one connection: counts of up to 100 names each (ORed in
+one filter, ``count=true``), side by side, so that it costs no more requests than one listing
+pass, about one round trip of time, and no items to read unless a count is off.
 """
 
 from __future__ import annotations
@@ -26,8 +26,8 @@ from provisioner.engine._discover import (
     Decision,
     Inventory,
     decide,
+    duplicated_names,
     list_inventory,
-    lookup_names,
 )
 from provisioner.engine._pool import Job, JobKind
 from provisioner.engine._provision import ConnectionProvisioner
@@ -267,18 +267,19 @@ class Reconciler:
     async def read_back(
         self, results: Mapping[Key, Result], created: Sequence[Key]
     ) -> list[Result]:
-        """Confirm that each name this run created has one connection, with a few lookups per
-        sandbox (up to 100 names ORed in each, side by side; one listing pass where a name is
-        unsafe in a filter); converge those that have more. Returns the results that changed."""
+        """Confirm that each name this run created has one connection (counts of up to 100
+        names ORed in one filter, side by side; a batch is listed only when its count is off;
+        one listing pass where a name is unsafe in a filter); converge those that have more.
+        Returns the results that changed."""
         by_sandbox: dict[str, list[str]] = {}
         for sandbox, name in created:
             by_sandbox.setdefault(sandbox, []).append(name)
         several: list[tuple[str, str, Sequence[Connection]]] = []
         for sandbox, names in sorted(by_sandbox.items()):
-            found = await lookup_names(
+            found = await duplicated_names(
                 self._client, sandbox=sandbox, names=names, slots=self._slots
             )
-            several += [(sandbox, n, c) for n, c in found.items() if len({x.id for x in c}) > 1]
+            several += [(sandbox, name, copies) for name, copies in sorted(found.items())]
         if not several:
             return []
         log.info("duplicates_found", names=len(several))

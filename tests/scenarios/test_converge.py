@@ -219,7 +219,7 @@ async def test_read_back_keeps_the_oldest_copy_and_the_entry_points_at_it(
         assert len(entry.removed_duplicates) == 1
         assert report.summary.removed_duplicates == 1
         list_calls = emu.stats.requests[RequestKind.LIST]
-        assert list_calls == 2  # the start's listing and one read-back lookup (5 names)
+        assert list_calls == 3  # the start's listing; a count of the 5 names, off by one: listed
 
 
 async def test_a_clean_run_reads_back_in_one_pass_and_stays_within_budget(
@@ -230,7 +230,8 @@ async def test_a_clean_run_reads_back_in_one_pass_and_stays_within_budget(
         report = await _apply(emu, tmp_path, many(250), time, settle=30.0)
         assert report.summary.created == 250
         stats = emu.stats
-        assert stats.requests[RequestKind.LIST] == 1 + 3  # empty listing, 3 lookups of 100
+        assert stats.requests[RequestKind.LIST] == 1 + 3  # empty listing, 3 counts of 100 names
+        assert stats.responses[RequestKind.LIST, 200] == 4
         assert stats.total / 250 <= 1.05
 
 

@@ -17,6 +17,7 @@ from provisioner.emulator._faults import FaultPlan, RequestKind
 from provisioner.emulator._server import RunningEmulator, running_emulator
 from provisioner.engine._apply import ApplyRun, RunOptions
 from provisioner.engine._converge import Converger, judge_copies
+from provisioner.engine._discover import duplicated_names
 from provisioner.engine._provision import answer_lost
 from provisioner.engine._state import StateStore
 from provisioner.errors import ConfigError, PermanentError, RetryableError
@@ -229,7 +230,7 @@ async def test_reads_that_fail_around_the_run_fall_back_to_looking_per_entry(
             raise RetryableError("get: HTTP 503", status=503)
 
         monkeypatch.setattr(_reconcile, "list_inventory", listing_down)
-        monkeypatch.setattr(_reconcile, "lookup_names", listing_down)
+        monkeypatch.setattr(_reconcile, "duplicated_names", listing_down)
         monkeypatch.setattr(FlowClient, "get_connection", get_down)
         with capture_logs() as logs:
             report = await _apply(emu, tmp_path, [spec("known"), spec("pending")], time, 4.0)
@@ -273,3 +274,35 @@ async def test_a_stop_during_the_settle_window_ends_the_wait_and_sends_nothing(
         assert report.results[0].status is Outcome.SKIPPED
         assert time.clock.now - 1000.0 <= 1.0  # one step of the wait, not 30 s
         assert emu.stats.requests[RequestKind.CREATE] == 0
+
+
+async def test_the_read_back_counts_and_lists_only_a_batch_whose_count_is_off(
+    tmp_path: Path,
+) -> None:
+    """One copy per name costs one count per batch and no items; a batch whose count is off
+    is listed to find which names have several copies."""
+    time = _Time()
+    async with running_emulator(FaultPlan(), clock=time.clock) as emu:
+        settings = make_settings(emu, tmp_path)
+        async with FlowClient(settings, pacer=RateController(1000.0)) as client:
+            await client.authenticate()
+            await _apply(emu, tmp_path, [spec("a"), spec("b"), spec("c d")], time, settle=0.0)
+            (b,) = [r for r in emu.store.connections() if r.name == "b"]
+            emu.store.insert(dataclasses.replace(b, id="b-twin"))
+            emu.stats.clear()
+            slots = asyncio.Semaphore(4)
+            assert (
+                await duplicated_names(client, sandbox="prod", names=["a", "c d"], slots=slots)
+                == {}
+            )
+            assert emu.stats.requests[RequestKind.LIST] == 1  # the count alone
+            emu.stats.clear()
+            found = await duplicated_names(
+                client, sandbox="prod", names=["a", "b", "c d"], slots=slots
+            )
+            assert sorted(c.id for c in found["b"]) == sorted([b.id, "b-twin"])
+            assert set(found) == {"b"}
+            assert emu.stats.requests[RequestKind.LIST] == 2  # a count, then the batch listed
+            odd = await duplicated_names(client, sandbox="prod", names=["b", "x,y"], slots=slots)
+            assert set(odd) == {"b"}
+            assert await duplicated_names(client, sandbox="prod", names=[], slots=slots) == {}
