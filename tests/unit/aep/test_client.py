@@ -809,3 +809,23 @@ async def test_new_write_calls_send_if_match_and_map_404_and_test_result(
     assert await client.delete_connection("gone", sandbox="prod") is False
     http.get(CONNECTIONS + "/c1/test", payload={"result": False})
     assert await client.test_connection("c1", sandbox="prod") is False
+
+
+async def test_count_connections_reads_the_count_and_refuses_an_answer_without_one(
+    client: FlowClient, http: FakeHttp
+) -> None:
+    http.get(CONNECTIONS + "?count=true&property=name%3D%3Da,b", payload={"count": 7})
+    assert await client.count_connections(sandbox="prod", filters=["name==a,b"]) == 7
+    http.get(CONNECTIONS + "?count=true", payload={"items": []})
+    with pytest.raises(PermanentError, match="without a count"):
+        await client.count_connections(sandbox="prod")
+
+
+async def test_a_connection_carries_who_made_it_and_when(
+    client: FlowClient, http: FakeHttp
+) -> None:
+    item = {"id": "c1", "name": "n", "createdClient": "cid", "createdAt": 1_700_000_000_000}
+    http.get(CONNECTIONS, payload={"items": [item, {"id": "c2", "name": "n", "createdAt": True}]})
+    first, second = await client.list_connections(sandbox="prod")
+    assert (first.created_client, first.created_at) == ("cid", 1_700_000_000_000)
+    assert second.created_at is None
