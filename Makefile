@@ -4,15 +4,35 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: all run test lint typecheck unit bench clean fmt system-deps
+.PHONY: all run test lint typecheck unit bench clean fmt system-deps lock lock-upgrade
 
 all: test
 
-$(STAMP): pyproject.toml
+# Installs come from the lock files, every version pinned and every file hashed, so a new release
+# of a dependency cannot change a fresh clone. requirements-dev.lock (runtime + dev extra) is what
+# .venv gets; requirements.lock (runtime only) is for deployments. After changing the dependencies
+# in pyproject.toml run `make lock` (keeps the other pins) and commit both files; `make
+# lock-upgrade` moves every pin to the newest release. Both resolve with uv (from the dev extra)
+# against the package index, for any platform, Python 3.11 up.
+PIP_VERSION := 26.3
+LOCK     := requirements-dev.lock
+RUN_LOCK := requirements.lock
+UV_COMPILE = $(BIN)/uv pip compile pyproject.toml --quiet --universal --python-version 3.11 \
+  --generate-hashes --custom-compile-command 'make lock'
+
+$(STAMP): pyproject.toml $(LOCK)
 	$(PYTHON) -m venv $(VENV)
-	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -e '.[dev]'
+	$(BIN)/pip install --quiet pip==$(PIP_VERSION)
+	$(BIN)/pip install --quiet --require-hashes -r $(LOCK)
+	$(BIN)/pip install --quiet --no-deps -e .
 	touch $(STAMP)
+
+lock: $(STAMP)
+	$(UV_COMPILE) --extra dev $(UPGRADE) -o $(LOCK)
+	$(UV_COMPILE) --constraint $(LOCK) -o $(RUN_LOCK)
+
+lock-upgrade: UPGRADE := --upgrade
+lock-upgrade: lock
 
 run: $(STAMP)
 	ORACLE_PASSWORD=demo-oracle-pw HR_PASSWORD=demo-hr-pw BILLING_PASSWORD=demo-billing-pw \

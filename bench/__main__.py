@@ -19,6 +19,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Final
 
+from bench.case_pgstate import pgstate_case
 from bench.case_validate import validate_case
 from bench.cases_http import CaseResult, throttled_case, throttled_latency_case, throughput_case
 from bench.context import Bench, Sizes
@@ -45,6 +46,7 @@ CASES: Final[dict[str, Callable[[Bench], CaseResult]]] = {
     "throttled": throttled_case,
     "throttled_latency": throttled_latency_case,
     "profile": _profile,
+    "pgstate": pgstate_case,
 }
 
 

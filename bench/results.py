@@ -100,6 +100,24 @@ def _machine_line(machine: dict[str, object]) -> str:
     )
 
 
+def _pgstate_lines(case: dict[str, object]) -> list[str]:
+    """The state backends' sentence, when the case ran."""
+    if "median" not in case:
+        return []
+    m = _dict(case.get("median"))
+    pg, sq = _dict(m.get("postgres")), _dict(m.get("sqlite"))
+    r = _dict(case.get("ratio_postgres_to_sqlite"))
+    return [
+        f"**State backends**, the throughput case ({case.get('entries')} entries): apply with a "
+        f"PostgreSQL state on loopback {_num(pg.get('wall_s'), '.2f')} s, "
+        f"{_num(pg.get('cpu_ms_per_entry'), '.3f')} ms CPU/entry vs SQLite "
+        f"{_num(sq.get('wall_s'), '.2f')} s, {_num(sq.get('cpu_ms_per_entry'), '.3f')} ms "
+        f"(time {_num(r.get('wall_s'), '.3f')}x, CPU {_num(r.get('cpu_ms_per_entry'), '.3f')}x;"
+        f" median of {case.get('repetitions')} runs each).",
+        "",
+    ]
+
+
 def render_table(results: dict[str, object]) -> str:
     """Markdown: the machine, the throughput table, the other cases, the targets."""
     cases = _dict(results.get("cases"))
@@ -153,6 +171,7 @@ def render_table(results: dict[str, object]) -> str:
             f"{_num(nb.get('maxrss_mib'), '.1f')} MiB.",
             "",
         ]
+    lines += _pgstate_lines(_dict(cases.get("pgstate")))
     lines += ["| target | measured | limit | result |", "| --- | --- | --- | --- |"]
     for raw_target in cast(list[object], results.get("targets") or []):
         t = _dict(raw_target)

@@ -6,16 +6,20 @@ public API for embedding a run in other Python code.
 
 from __future__ import annotations
 
+from provisioner import _startup  # noqa: F401  # first: structlog before rich (see _startup)
+
+# isort: split
 from provisioner.aep import FlowClient
 from provisioner.engine import ApplyRun, RunOptions
 from provisioner.errors import (
     AuthError,
     ConfigError,
+    EntryError,
     LockedError,
     ManifestError,
     PermanentError,
     ProvisionerError,
-    ProvisionError,
+    ProvisionError,  # deprecated alias of EntryError
     RetryableError,
 )
 from provisioner.manifest import DatabaseSpec, Manifest, load_manifest
@@ -30,6 +34,7 @@ __all__ = [
     "ConfigError",
     "Credentials",
     "DatabaseSpec",
+    "EntryError",
     "FlowClient",
     "Limits",
     "LockedError",
@@ -37,7 +42,7 @@ __all__ = [
     "ManifestError",
     "Outcome",
     "PermanentError",
-    "ProvisionError",
+    "ProvisionError",  # deprecated alias of EntryError
     "ProvisionerError",
     "Report",
     "Result",

@@ -5,9 +5,12 @@
     ├── ConfigError          settings, environment or usage are invalid
     │   └── LockedError      another run holds the state database's lock
     ├── AuthError            IMS refused to issue a token
-    └── ProvisionError       one request for one entry went wrong
+    └── EntryError           one request for one entry went wrong
         ├── RetryableError   429, 5xx, timeouts, connection errors: try again later
         └── PermanentError   any other 4xx, or an answer we cannot use
+
+``ProvisionError`` is the old name of ``EntryError``, kept as a deprecated alias for code that
+imports it; it will be removed in a later release.
 
 Messages never hold a secret: callers pass names and statuses, never values.
 """
@@ -19,11 +22,12 @@ from dataclasses import dataclass
 __all__ = [
     "AuthError",
     "ConfigError",
+    "EntryError",
     "LockedError",
     "ManifestError",
     "ManifestIssue",
     "PermanentError",
-    "ProvisionError",
+    "ProvisionError",  # deprecated alias of EntryError
     "ProvisionerError",
     "RetryableError",
 ]
@@ -72,7 +76,7 @@ class AuthError(ProvisionerError):
     """IMS did not issue a token (bad client id/secret/scopes, or IMS unreachable)."""
 
 
-class ProvisionError(ProvisionerError):
+class EntryError(ProvisionerError):
     """A request for one entry failed.
 
     ``status`` is the HTTP status (None when no answer came back), ``code`` the API's
@@ -98,7 +102,7 @@ class ProvisionError(ProvisionerError):
         self.sent = sent
 
 
-class RetryableError(ProvisionError):
+class RetryableError(EntryError):
     """Worth another attempt: throttling, a server error, a timeout or a dropped connection."""
 
     def __init__(
@@ -120,5 +124,8 @@ class RetryableError(ProvisionError):
         return self.status in (429, 503)
 
 
-class PermanentError(ProvisionError):
+class PermanentError(EntryError):
     """Not worth another attempt: the API rejected the request for good."""
+
+
+ProvisionError = EntryError  # deprecated alias: the old name, too close to ProvisionerError

@@ -139,6 +139,8 @@ class Settings:
     timeouts: Timeouts = field(default_factory=Timeouts)
     backoff: Backoff = field(default_factory=Backoff)
     state_path: Path
+    state_url: Secret | None = None  # a PostgreSQL state (postgresql://...): used over state_path
+    lock_wait: float = 0.0  # seconds to wait for the run lock before giving up (--wait-lock)
     report_path: Path | None = None
     target_key: str | None = None  # overrides (platform_url, org) as the state's target
 

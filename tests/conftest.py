@@ -17,7 +17,7 @@ from provisioner.secrets import Secret
 from provisioner.settings import Backoff, Credentials, Limits, Settings, Timeouts
 from tests.emulator_caller import EmulatorCaller
 
-pytest_plugins = ["tests.services.pushgateway"]
+pytest_plugins = ["tests.services.postgres", "tests.services.pushgateway"]
 
 EMULATOR_ORG = "TESTORG0000000000000000@AdobeOrg"
 

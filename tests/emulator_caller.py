@@ -65,7 +65,7 @@ def oracle_body(
     password: str = "pw-secret",
     description: str | None = None,
 ) -> dict[str, object]:
-    """A valid create-connection body for the Oracle spec (as CONTRACT.md describes it)."""
+    """A valid create-connection body for the Oracle spec (as docs/contract.md describes it)."""
     text = oracle_connection_string(
         host=host, port=port, user=user, password=password, sid=sid, service_name=service_name
     )

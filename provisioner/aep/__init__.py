@@ -7,18 +7,19 @@ backoff), since the client applies it to each request it sends.
 from __future__ import annotations
 
 from provisioner.aep._bodies import connection_body, patch_ops
-from provisioner.aep._client import Connection, FlowClient
+from provisioner.aep._client import ClientConfig, Connection, FlowClient
 from provisioner.aep._connstring import oracle_connection_string
-from provisioner.aep._pacing import RateController, RetryBudget, Sleep, retry_delay
+from provisioner.aep._pacing import RateController, Retrier, RetryBudget, Sleep
 
 __all__ = [
+    "ClientConfig",
     "Connection",
     "FlowClient",
     "RateController",
+    "Retrier",
     "RetryBudget",
     "Sleep",
     "connection_body",
     "oracle_connection_string",
     "patch_ops",
-    "retry_delay",
 ]

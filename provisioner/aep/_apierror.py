@@ -1,6 +1,6 @@
 """Platform, gateway and IMS error bodies -> one readable message and code.
 
-Bodies come in several shapes (see reference §4): Flow Service
+Bodies come in several shapes (docs/platform-api.md, "Error bodies"): Flow Service
 ``{"type": ".../FLOW-1413-400", "report": {"detailed-message"}, ...}``, gateway
 ``{"error_code", "message"}``, IMS ``{"error", "error_description"}``, problem-JSON
 ``{"title", "detail"}``, or no JSON at all. Parse defensively.

@@ -1,7 +1,7 @@
 """Credentials -> request headers; the IMS token cache with single-flight refresh.
 
-The cache knows nothing of HTTP: it is handed a ``fetch`` coroutine (``client.py`` makes one
-that posts the client-credentials form to IMS), so that it can be tested with a fake.
+The cache knows nothing of HTTP: it is handed a ``fetch`` coroutine, so that it can be tested
+with a fake. ``fetch_ims_token`` is the real one: it posts the client-credentials form to IMS.
 """
 
 from __future__ import annotations
@@ -12,9 +12,12 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Final, Protocol
 
+import aiohttp
 import structlog
 
-from provisioner.errors import AuthError, ProvisionerError
+from provisioner.aep._apierror import parse_error_body
+from provisioner.aep._wire import json_or_text, transport_error
+from provisioner.errors import AuthError, ProvisionerError, RetryableError
 from provisioner.secrets import Secret
 from provisioner.settings import Credentials
 
@@ -24,6 +27,7 @@ __all__ = [
     "StaticToken",
     "TokenGrant",
     "TokenProvider",
+    "fetch_ims_token",
     "request_headers",
 ]
 
@@ -126,3 +130,37 @@ def request_headers(credentials: Credentials, token: Secret, sandbox: str) -> di
         "x-sandbox-name": sandbox,
         "Accept": "application/json",
     }
+
+
+async def fetch_ims_token(
+    session: aiohttp.ClientSession, token_url: str, credentials: Credentials
+) -> TokenGrant:
+    """A fresh token from IMS for the client-credentials grant. An unavailable IMS is
+    RetryableError; refused credentials are AuthError (the secret never in the message)."""
+    secret = credentials.client_secret
+    form = {
+        "grant_type": "client_credentials",
+        "client_id": credentials.client_id,
+        "client_secret": secret.reveal() if secret else "",
+        "scope": ",".join(credentials.scopes),
+    }
+    try:
+        async with session.post(token_url, data=form) as resp:
+            text = await resp.text()
+            status = resp.status
+    except (aiohttp.ClientError, TimeoutError) as exc:
+        raise transport_error(exc, kind="IMS token") from exc
+    if status >= 500 or status == 429:
+        raise RetryableError(f"IMS answered {status}", status=status)
+    if status != 200:
+        raise AuthError(f"IMS refused the credentials: {parse_error_body(status, text)}")
+    return _grant(text)
+
+
+def _grant(text: str) -> TokenGrant:
+    body = json_or_text(text)
+    if not isinstance(body, dict) or not isinstance(body.get("access_token"), str):
+        raise AuthError("IMS answered without an access_token")
+    expires = body.get("expires_in")
+    expires_in = float(expires) if isinstance(expires, int | float) else 86399.0
+    return TokenGrant(token=Secret(body["access_token"]), expires_in=expires_in)

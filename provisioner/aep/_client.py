@@ -1,18 +1,20 @@
 """FlowClient: one aiohttp session to the Flow Service (and IMS for tokens).
 
-This is the only module that catches aiohttp exceptions; they leave it as ours
-(RetryableError / PermanentError / AuthError), raised ``from`` the original.
+It takes a narrow :class:`ClientConfig` (URLs, credentials, timeouts, concurrency, backoff),
+not the tool's whole Settings, and optionally a ready ``aiohttp.ClientSession`` (a test's, or
+one with another connector), which it then leaves open. aiohttp's exceptions are caught
+here and in ``_wire``/``_auth``; they leave the package as ours (RetryableError /
+PermanentError / AuthError), raised ``from`` the original.
 """
 
 from __future__ import annotations
 
 import functools
 import itertools
-import json as jsonlib
 import time
 import uuid
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from types import TracebackType
 from typing import Final, Protocol, Self
 from urllib.parse import urlsplit
@@ -24,16 +26,25 @@ from provisioner.aep._apierror import parse_error_body
 from provisioner.aep._auth import (
     ImsTokenCache,
     StaticToken,
-    TokenGrant,
     TokenProvider,
+    fetch_ims_token,
     request_headers,
 )
+from provisioner.aep._connections import Connection, Created, connection_of, page_of
 from provisioner.aep._pacing import Retrier, parse_retry_after
+from provisioner.aep._wire import (
+    Response,
+    declared,
+    dumps,
+    json_or_text,
+    kept_headers,
+    transport_error,
+)
 from provisioner.errors import AuthError, PermanentError, RetryableError
 from provisioner.secrets import Secret
-from provisioner.settings import Settings
+from provisioner.settings import DEFAULT_CONCURRENCY, Backoff, Credentials, Settings, Timeouts
 
-__all__ = ["Connection", "Created", "FlowClient", "Pacer", "Response"]
+__all__ = ["ClientConfig", "Connection", "Created", "FlowClient", "Pacer", "Response"]
 
 log = structlog.get_logger(__name__)
 
@@ -44,6 +55,9 @@ _USER_AGENT: Final = "provisioner/0.1"
 class Pacer(Protocol):
     """The run's shared pace: every request waits for a slot and reports how it went."""
 
+    @property
+    def rate(self) -> float: ...
+
     async def acquire(self) -> float: ...
 
     def on_success(self) -> None: ...
@@ -52,22 +66,39 @@ class Pacer(Protocol):
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
-class Connection:
-    id: str
-    name: str
-    etag: str | None = None
-    state: str | None = None
-    description: str | None = None
-    created_client: str | None = None  # the client id that created it (Platform's createdClient)
-    created_at: int | None = None  # epoch ms (Platform's createdAt)
+class ClientConfig:
+    """What a FlowClient needs to know, and nothing else."""
 
+    flow_url: str
+    token_url: str
+    credentials: Credentials
+    timeouts: Timeouts = field(default_factory=Timeouts)
+    concurrency: int = DEFAULT_CONCURRENCY  # the pool's workers; the connector allows 2 more
+    backoff: Backoff = field(default_factory=Backoff)  # retried reads; the Retry-After cap
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class Created:
-    id: str
-    etag: str | None
-    status: int
-    request_id: str | None = None
+    @classmethod
+    def of(cls, settings: Settings) -> ClientConfig:
+        """The client's part of the tool's settings."""
+        return cls(
+            flow_url=settings.flow_url,
+            token_url=settings.token_url,
+            credentials=settings.credentials,
+            timeouts=settings.timeouts,
+            concurrency=settings.limits.concurrency,
+            backoff=settings.backoff,
+        )
+
+    def new_session(self) -> aiohttp.ClientSession:
+        """The session a client opens when it is given none."""
+        return aiohttp.ClientSession(
+            connector=aiohttp.TCPConnector(limit=self.concurrency + 2),
+            # sock_connect, not connect: no extra timer per pooled request
+            timeout=aiohttp.ClientTimeout(
+                total=self.timeouts.request, sock_connect=self.timeouts.connect
+            ),
+            headers={"User-Agent": _USER_AGENT},
+            raise_for_status=False,
+        )
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -80,66 +111,25 @@ class _Call:
     params: Sequence[tuple[str, str]] | None
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class Response:
-    status: int
-    body: object
-    headers: Mapping[str, str]  # only those the client reads, lower-case names
-    started: float | None = None  # the pacer's clock when the request started
-
-
-def _connection(item: object) -> Connection | None:
-    if not isinstance(item, dict) or not isinstance(item.get("id"), str):
-        return None
-    name = item.get("name")
-    return Connection(
-        id=item["id"],
-        name=name if isinstance(name, str) else "",
-        etag=item.get("etag") if isinstance(item.get("etag"), str) else None,
-        state=item.get("state") if isinstance(item.get("state"), str) else None,
-        description=item.get("description") if isinstance(item.get("description"), str) else None,
-        created_client=_text_or_none(item.get("createdClient")),
-        created_at=_int_or_none(item.get("createdAt")),
-    )
-
-
-def _int_or_none(value: object) -> int | None:
-    return value if isinstance(value, int) and not isinstance(value, bool) else None
-
-
-def _text_or_none(value: object) -> str | None:
-    return value if isinstance(value, str) and value else None
-
-
-def _transport_error(exc: BaseException, *, kind: str) -> RetryableError | PermanentError:
-    """A request that got no answer. Whether the body reached the server is unknown,
-    except when the connection could not even be opened."""
-    if isinstance(exc, aiohttp.ClientConnectorCertificateError | aiohttp.ClientSSLError):
-        return PermanentError(f"{kind} request failed TLS verification", sent=False)
-    sent = not isinstance(exc, aiohttp.ClientConnectorError)
-    if isinstance(exc, TimeoutError):
-        reason = "timed out"
-    else:
-        reason = f"connection error ({type(exc).__name__})"
-    return RetryableError(f"{kind} request {reason}", sent=sent)
-
-
 class FlowClient:
     """Create, list, get, patch and delete base connections. Use as ``async with``."""
 
     def __init__(
         self,
-        settings: Settings,
+        config: ClientConfig,
         *,
         pacer: Pacer,
         tokens: TokenProvider | None = None,
         reads: Retrier | None = None,
+        session: aiohttp.ClientSession | None = None,
     ) -> None:
-        self._settings = settings
+        self._config = config
         self._pacer = pacer
         self._tokens = tokens
-        self._reads = reads or Retrier(settings.backoff)
+        self._reads = reads or Retrier(config.backoff, rate_of=lambda: pacer.rate)
         self._session: aiohttp.ClientSession | None = None
+        self._given_session = session  # the caller's: used as is, and left open
+        self._opened = False
         self._closed = False
         self.requests: dict[str, int] = {}
         self._id_prefix = uuid.uuid4().hex[:16]  # x-request-id: unique per client, then a count
@@ -148,19 +138,20 @@ class FlowClient:
         self._log = log
 
     async def __aenter__(self) -> Self:
-        if self._closed or self._session is not None:
+        if self._closed or self._opened:
             raise RuntimeError("a FlowClient cannot be reopened")
-        timeouts = self._settings.timeouts
-        self._session = aiohttp.ClientSession(
-            connector=aiohttp.TCPConnector(limit=self._settings.limits.concurrency + 2),
-            # sock_connect, not connect: no extra timer per pooled request
-            timeout=aiohttp.ClientTimeout(total=timeouts.request, sock_connect=timeouts.connect),
-            headers={"User-Agent": _USER_AGENT},
-            raise_for_status=False,
-        )
+        self._opened = True
+        self._session = self._given_session or self._config.new_session()
         if self._tokens is None:
-            token = self._settings.credentials.access_token
-            self._tokens = StaticToken(token) if token else ImsTokenCache(self._fetch_token)
+            config, session = self._config, self._session
+            token = config.credentials.access_token
+            self._tokens = (
+                StaticToken(token)
+                if token
+                else ImsTokenCache(
+                    lambda: fetch_ims_token(session, config.token_url, config.credentials)
+                )
+            )
         # Bound once: an event per request then costs no logger set-up. Events go through the
         # structlog configuration in force when the client is opened.
         self._log = log.bind()
@@ -173,7 +164,7 @@ class FlowClient:
         tb: TracebackType | None,
     ) -> None:
         self._closed = True
-        if self._session is not None:
+        if self._session is not None and self._given_session is None:
             await self._session.close()
 
     @property
@@ -187,27 +178,6 @@ class FlowClient:
         if self._tokens is None:
             raise RuntimeError("FlowClient is not open; use 'async with'")
         return self._tokens
-
-    async def _fetch_token(self) -> TokenGrant:
-        creds = self._settings.credentials
-        secret = creds.client_secret
-        form = {
-            "grant_type": "client_credentials",
-            "client_id": creds.client_id,
-            "client_secret": secret.reveal() if secret else "",
-            "scope": ",".join(creds.scopes),
-        }
-        try:
-            async with self.session.post(self._settings.token_url, data=form) as resp:
-                text = await resp.text()
-                status = resp.status
-        except (aiohttp.ClientError, TimeoutError) as exc:
-            raise _transport_error(exc, kind="IMS token") from exc
-        if status >= 500 or status == 429:
-            raise RetryableError(f"IMS answered {status}", status=status)
-        if status != 200:
-            raise AuthError(f"IMS refused the credentials: {parse_error_body(status, text)}")
-        return _grant(text)
 
     async def authenticate(self) -> None:
         """Get a token now (retrying an unavailable IMS), so that bad credentials stop the
@@ -225,7 +195,7 @@ class FlowClient:
     def _url(self, path: str) -> str:
         """``path`` under the Flow Service. A link the server gives may be absolute, but never
         to another origin: the token is not sent anywhere else."""
-        base = self._settings.flow_url
+        base = self._config.flow_url
         if not path.startswith(("http://", "https://")):
             return base + path
         link, ours = urlsplit(path), urlsplit(base)
@@ -259,7 +229,7 @@ class FlowClient:
     async def _send(
         self, call: _Call, token: Secret, headers: Mapping[str, str] | None
     ) -> Response:
-        all_headers = request_headers(self._settings.credentials, token, call.sandbox)
+        all_headers = request_headers(self._config.credentials, token, call.sandbox)
         all_headers["x-request-id"] = f"{self._id_prefix}-{next(self._ids)}"
         if headers:
             all_headers.update(headers)
@@ -270,10 +240,10 @@ class FlowClient:
             async with self.session.request(
                 call.method, call.url, json=call.json, params=call.params, headers=all_headers
             ) as resp:
-                body = _declared(await resp.read(), resp.charset)
-                status, resp_headers = resp.status, _kept_headers(resp.headers)
+                body = declared(await resp.read(), resp.charset)
+                status, resp_headers = resp.status, kept_headers(resp.headers)
         except (aiohttp.ClientError, TimeoutError) as exc:
-            raise _transport_error(exc, kind=call.kind) from exc
+            raise transport_error(exc, kind=call.kind) from exc
         self.statuses[status] = self.statuses.get(status, 0) + 1
         self._log.debug(
             "http_request",
@@ -283,19 +253,19 @@ class FlowClient:
             latency_ms=round((time.monotonic() - started) * 1000, 1),
             request_id=resp_headers.get("x-request-id"),
         )
-        return Response(status=status, body=_json_or_text(body), headers=resp_headers, started=slot)
+        return Response(status=status, body=json_or_text(body), headers=resp_headers, started=slot)
 
     def _check(self, kind: str, resp: Response) -> Response:
         request_id = resp.headers.get("x-request-id")
         if 200 <= resp.status < 300:
             self._pacer.on_success()
             return resp
-        text = resp.body if isinstance(resp.body, str) else _dumps(resp.body)
+        text = resp.body if isinstance(resp.body, str) else dumps(resp.body)
         error = parse_error_body(resp.status, text, request_id=request_id)
         if resp.status in _THROTTLED or resp.status >= 500:
             retry_after = parse_retry_after(resp.headers.get("retry-after"))
             if retry_after is not None:
-                retry_after = min(retry_after, self._settings.backoff.retry_after_cap)
+                retry_after = min(retry_after, self._config.backoff.retry_after_cap)
             if resp.status in _THROTTLED:
                 self._pacer.on_throttle(retry_after, resp.started)
             raise RetryableError(
@@ -310,6 +280,7 @@ class FlowClient:
         )
 
     async def create_connection(self, body: Mapping[str, object], *, sandbox: str) -> Created:
+        """``POST /connections`` with ``body`` in ``sandbox``: the new connection's id and etag."""
         resp = await self.request("create", "POST", "/connections", sandbox=sandbox, json=body)
         data = resp.body if isinstance(resp.body, dict) else {}
         conn_id = data.get("id")
@@ -336,8 +307,8 @@ class FlowClient:
                 self.request, "list", "GET", path, sandbox=sandbox, params=params
             )
             resp = await self._reads.call(page, kind="list")
-            items, next_href = _page(resp.body)
-            found.extend(c for c in map(_connection, items) if c is not None)
+            items, next_href = page_of(resp.body)
+            found.extend(c for c in map(connection_of, items) if c is not None)
             if not next_href:
                 return found
             if next_href in seen:
@@ -360,6 +331,7 @@ class FlowClient:
         return count
 
     async def get_connection(self, connection_id: str, *, sandbox: str) -> Connection | None:
+        """``GET /connections/{id}``, or None when there is no such connection."""
         try:
             path = f"/connections/{connection_id}"
             resp = await self._reads.call(
@@ -369,8 +341,8 @@ class FlowClient:
             if exc.status == 404:
                 return None
             raise
-        items, _ = _page(resp.body)
-        return _connection(items[0]) if items else None
+        items, _ = page_of(resp.body)
+        return connection_of(items[0]) if items else None
 
     async def patch_connection(
         self, connection_id: str, *, sandbox: str, etag: str, ops: Sequence[Mapping[str, object]]
@@ -406,60 +378,3 @@ class FlowClient:
         data = resp.body if isinstance(resp.body, dict) else {}
         result = data.get("result")
         return result if isinstance(result, bool) else None
-
-
-_KEPT_HEADERS: Final = ("retry-after", "x-request-id", "location")
-
-
-def _kept_headers(headers: Mapping[str, str]) -> dict[str, str]:
-    """The answer's headers this client reads, under lower-case names."""
-    return {name: value for name in _KEPT_HEADERS if (value := headers.get(name)) is not None}
-
-
-def _page(body: object) -> tuple[list[object], str | None]:
-    if not isinstance(body, dict):
-        raise PermanentError("listing answered without an items list")
-    items = body.get("items")
-    if not isinstance(items, list):
-        raise PermanentError("listing answered without an items list")
-    links = body.get("_links")
-    nxt = links.get("next") if isinstance(links, dict) else None
-    href = nxt.get("href") if isinstance(nxt, dict) else None
-    return items, href if isinstance(href, str) and href else None
-
-
-def _grant(text: str) -> TokenGrant:
-    body = _json_or_text(text)
-    if not isinstance(body, dict) or not isinstance(body.get("access_token"), str):
-        raise AuthError("IMS answered without an access_token")
-    expires = body.get("expires_in")
-    expires_in = float(expires) if isinstance(expires, int | float) else 86399.0
-    return TokenGrant(token=Secret(body["access_token"]), expires_in=expires_in)
-
-
-_UTF8: Final = frozenset({"utf-8", "utf8"})
-
-
-def _declared(raw: bytes, charset: str | None) -> bytes | str:
-    """The body as ``json.loads`` should read it: the bytes (JSON's own UTF detection), or
-    the text when the answer declares another charset (an error page in latin-1, say)."""
-    if charset is None or charset.lower() in _UTF8:
-        return raw
-    try:
-        return raw.decode(charset, errors="replace")
-    except LookupError:  # a charset Python does not know
-        return raw
-
-
-def _json_or_text(raw: bytes | str) -> object:
-    """The parsed JSON body; a body that is not JSON as text (an error page, say)."""
-    if not raw:
-        return None
-    try:
-        return jsonlib.loads(raw)  # bytes: JSON's own encoding detection (RFC 8259)
-    except ValueError:
-        return raw.decode(errors="replace") if isinstance(raw, bytes) else raw
-
-
-def _dumps(body: object) -> str:
-    return jsonlib.dumps(body) if body is not None else ""

@@ -16,7 +16,7 @@ from typing import Final, Protocol, TypeVar
 
 import structlog
 
-from provisioner.errors import ProvisionError, RetryableError
+from provisioner.errors import EntryError, RetryableError
 from provisioner.settings import Backoff
 
 __all__ = [
@@ -79,7 +79,7 @@ def retry_delay(error: RetryableError, attempt: int, policy: Backoff, rng: Rng) 
     return backoff_delay(attempt, policy, rng)
 
 
-def is_retryable(error: ProvisionError) -> bool:
+def is_retryable(error: EntryError) -> bool:
     return isinstance(error, RetryableError)
 
 
@@ -212,7 +212,9 @@ class RateController:
 
 
 class Retrier:
-    """Retries an idempotent call (a listing page, a GET) on RetryableError, with backoff."""
+    """The one retry loop's wait: backoff (or Retry-After), the ``retry_scheduled`` event,
+    the sleep. ``call`` retries an idempotent call (a listing page, a GET) with it; the
+    worker pool waits with ``wait`` between the attempts of an entry."""
 
     def __init__(
         self,
@@ -220,10 +222,27 @@ class Retrier:
         *,
         sleep: Sleep = asyncio.sleep,
         rng: Rng | None = None,
+        rate_of: Callable[[], float] | None = None,
     ) -> None:
         self._policy = policy
         self._sleep = sleep
         self._rng: Rng = rng or random.Random()
+        self._rate_of = rate_of
+
+    async def wait(self, exc: RetryableError, attempt: int, **fields: object) -> None:
+        """Log the retry of ``attempt`` (with ``fields``) and sleep before the next one."""
+        delay = retry_delay(exc, attempt, self._policy, self._rng)
+        if self._rate_of is not None:
+            fields["rate"] = round(self._rate_of(), 2)
+        log.info(
+            "retry_scheduled",
+            attempt=attempt,
+            reason=exc.code or (f"HTTP {exc.status}" if exc.status else exc.message),
+            http_status=exc.status,
+            delay_s=round(delay, 3),
+            **fields,
+        )
+        await self._sleep(delay)
 
     async def call(self, op: Callable[[], Awaitable[T]], *, kind: str) -> T:
         attempt = 0
@@ -234,13 +253,4 @@ class Retrier:
             except RetryableError as exc:
                 if attempt >= self._policy.max_attempts:
                     raise
-                delay = retry_delay(exc, attempt, self._policy, self._rng)
-                log.info(
-                    "retry_scheduled",
-                    kind=kind,
-                    attempt=attempt,
-                    reason=exc.code or exc.message,
-                    http_status=exc.status,
-                    delay_s=round(delay, 3),
-                )
-                await self._sleep(delay)
+                await self.wait(exc, attempt, kind=kind)

@@ -20,9 +20,11 @@ from provisioner.cli._progress import make_observer
 from provisioner.engine import (
     ApplyRun,
     RunOptions,
+    copy_state,
+    is_postgres_url,
     rollback_jobs,
+    rollback_run,
     run_plan,
-    run_rollback,
     write_plan,
 )
 from provisioner.errors import ConfigError
@@ -42,7 +44,6 @@ from provisioner.settings import (
     DEFAULT_IMS_URL,
     DEFAULT_PLATFORM_URL,
     DEFAULT_SANDBOX,
-    DEFAULT_SETTLE,
     Backoff,
     Credentials,
     Limits,
@@ -61,6 +62,7 @@ __all__ = [
     "apply_command",
     "plan_command",
     "rollback_command",
+    "state_copy_command",
 ]
 
 log = structlog.get_logger(__name__)
@@ -69,6 +71,7 @@ EXIT_OK: Final = 0
 EXIT_FAILED: Final = 1
 EXIT_USAGE: Final = 2
 EXIT_INTERRUPTED: Final = 130
+STATE_ENV: Final = "PROVISIONER_STATE"  # the state's path or URL when --state is not given
 _EMULATOR_CLIENT: Final = "provisioner-emulator"
 _EMULATOR_ORG: Final = "EMULATOR0000000000000000@AdobeOrg"
 
@@ -102,10 +105,16 @@ class _Endpoint:
 def _settings(
     args: argparse.Namespace, base_dir: Path, env: Mapping[str, str], endpoint: _Endpoint
 ) -> Settings:
-    settle = getattr(args, "settle", DEFAULT_SETTLE)  # rollback has no --settle
-    timeouts = Timeouts(request=args.timeout, settle=settle)
+    state = (args.state or env.get(STATE_ENV, "")).strip()
+    state_url = Secret(state) if is_postgres_url(state) else None
+    if "://" in state and state_url is None:  # only the scheme is shown: the rest may be secret
+        scheme = state.split("://", 1)[0]
+        raise ConfigError(
+            f"--state: {scheme}:// is not a state backend; use a SQLite path or a postgresql:// URL"
+        )
+    timeouts = Timeouts(request=args.timeout)
     if args.entry_deadline is not None:
-        timeouts = Timeouts(request=args.timeout, entry=args.entry_deadline, settle=settle)
+        timeouts = Timeouts(request=args.timeout, entry=args.entry_deadline)
     return Settings(
         default_sandbox=env.get("AEP_SANDBOX", "").strip() or DEFAULT_SANDBOX,
         limits=Limits(concurrency=args.concurrency, rate=args.rate),
@@ -113,13 +122,45 @@ def _settings(
         backoff=Backoff(
             base=args.backoff_base, cap=args.backoff_cap, max_attempts=args.max_attempts
         ),
-        state_path=args.state or base_dir / ".provisioner" / "state.db",
+        state_path=Path(state)
+        if state and not state_url
+        else base_dir / ".provisioner" / "state.db",
+        state_url=state_url,
+        lock_wait=_lock_wait(args),
         report_path=getattr(args, "report", None),
         platform_url=endpoint.platform_url,
         ims_url=endpoint.ims_url,
         credentials=endpoint.credentials,
         target_key=endpoint.target_key,
     )
+
+
+def _lock_wait(args: argparse.Namespace) -> float:
+    wait: float = args.wait_lock
+    if not 0 <= wait < float("inf"):
+        raise ConfigError(f"--wait-lock must be a number of seconds >= 0, got {wait}")
+    return wait
+
+
+def state_copy_command(args: argparse.Namespace, env: Mapping[str, str]) -> int:
+    """``state copy FROM [TO]``: every row and the fingerprint key, both directions; TO is
+    ``PROVISIONER_STATE`` when not given (a URL there stays off the command line)."""
+    destination = (args.destination or env.get(STATE_ENV, "")).strip()
+    if not destination:
+        raise ConfigError(f"state copy: give TO, or set {STATE_ENV}")
+    done = copy_state(args.source.strip(), destination)
+    log.info(
+        "state_copied",
+        source=done.source,
+        destination=done.destination,
+        entries=done.entries,
+        intents=done.intents,
+    )
+    sys.stdout.write(
+        f"copied {done.entries} entries and {done.intents} intents"
+        f" from {done.source} to {done.destination}\n"
+    )
+    return EXIT_OK
 
 
 def _url(env: Mapping[str, str], name: str, default: str) -> str:
@@ -266,7 +307,10 @@ async def rollback_command(args: argparse.Namespace, env: Mapping[str, str]) -> 
     sinks = _metrics_sinks(args, env)
     async with _target(args, base_dir, env) as settings:
         observer = make_observer(not args.no_progress, stream=sys.stderr, description="rollback")
-        undone = await run_rollback(report, settings, observer=observer)
+        run = rollback_run(report, settings, observer=observer)
+        with _signals(run):
+            undone = await run.execute()
     path = settings.report_path or base_dir / "reports" / f"{undone.run_id}.json"
     _write_outputs(undone, path, "json", report.manifest)
-    return await _publish(undone, EXIT_OK if undone.ok else EXIT_FAILED, sinks)
+    code = EXIT_INTERRUPTED if run.interrupted else (EXIT_OK if undone.ok else EXIT_FAILED)
+    return await _publish(undone, code, sinks)

@@ -25,10 +25,11 @@ from provisioner.cli._commands import (
     apply_command,
     plan_command,
     rollback_command,
+    state_copy_command,
 )
 from provisioner.cli._logs import LEVELS, configure_logging, default_log_format
 from provisioner.emulator import add_emulator_arguments, plan_from_args
-from provisioner.errors import ManifestError, ProvisionerError, ProvisionError
+from provisioner.errors import EntryError, ManifestError, ProvisionerError
 from provisioner.importers import add_import_arguments, convert_inventory
 from provisioner.manifest import describe_manifest, load_manifest, manifest_schema
 from provisioner.reports import FORMATS, load_report, write_report
@@ -57,7 +58,10 @@ def _target_options(parser: argparse.ArgumentParser) -> None:
     add("--entry-deadline", type=float, default=None, metavar="S", help="per entry, all tries")
     add("--backoff-base", type=float, default=DEFAULT_BACKOFF_BASE, metavar="S")
     add("--backoff-cap", type=float, default=DEFAULT_BACKOFF_CAP, metavar="S")
-    add("--state", type=Path, default=None, metavar="PATH", help="state database (SQLite)")
+    add("--state", default=None, metavar="PATH|URL", help="a SQLite file or a postgresql:// "
+        "URL (default: env PROVISIONER_STATE, else .provisioner/state.db)")  # fmt: skip
+    add("--wait-lock", type=float, default=0.0, metavar="S", help="wait up to S seconds for "
+        "another run's lock (default: exit 2 at once)")  # fmt: skip
     add("--log-format", choices=("console", "json"), default=None)
     add("--log-level", choices=LEVELS, default="info")
 
@@ -124,6 +128,13 @@ def build_parser() -> argparse.ArgumentParser:
     add_emulator_arguments(emulator)
     emulator.add_argument("--log-format", choices=("console", "json"), default=None)
     sub.add_parser("schema", help="print the manifest's JSON Schema")
+    state = sub.add_parser("state", help="manage the state").add_subparsers(
+        dest="state_command", required=True, metavar="ACTION"
+    )
+    copy = state.add_parser("copy", help="copy a state between SQLite and PostgreSQL")
+    copy.add_argument("source", metavar="FROM", help="SQLite path or postgresql:// URL")
+    copy.add_argument("destination", metavar="TO", nargs="?", default=None,
+                      help="as FROM (default: env PROVISIONER_STATE)")  # fmt: skip
     importer = sub.add_parser("import", help="write a manifest from an inventory CSV/tnsnames.ora")
     add_import_arguments(importer)
     return parser
@@ -148,6 +159,8 @@ def _dispatch(args: argparse.Namespace) -> int:
 
         plan = plan_from_args(args)
         eventloop.run(env, lambda: serve(args.host, args.port, plan, args.db))
+    elif command == "state":
+        return state_copy_command(args, env)
     elif command == "rollback":
         return eventloop.run(env, lambda: rollback_command(args, env))
     else:
@@ -175,7 +188,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ManifestError as exc:
         sys.stderr.write(f"{exc}\n{len(exc.issues)} problem(s); nothing was sent.\n")
         return EXIT_USAGE
-    except ProvisionError as exc:  # the API failed outside any entry (e.g. plan's listing)
+    except EntryError as exc:  # the API failed outside any entry (e.g. plan's listing)
         sys.stderr.write(f"error: {exc}\n")
         return EXIT_FAILED
     except ProvisionerError as exc:  # configuration, lock, credentials: nothing was sent

@@ -1,7 +1,7 @@
 """Error bodies as Platform writes them: gateway, Flow Service (``FLOW-NNNN-HTTP``) and OAuth.
 
 Codes marked "emulator's choice" are not documented for this case; the rest come from
-reference/FLOW-SERVICE.md (D5, D6, D7).
+Adobe's troubleshooting guide and Flow Service error catalog (see docs/platform-api.md).
 """
 
 from __future__ import annotations

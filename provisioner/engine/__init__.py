@@ -1,20 +1,63 @@
 """The domain and its runs: jobs, the decision rule, the worker pool, the state, and the
-run skeleton that ``apply``, ``plan`` and ``rollback`` plug into.
+run skeleton (``Run`` + a ``Strategy``) that ``apply``, ``plan`` and ``rollback`` plug into.
 """
 
 from __future__ import annotations
 
-from provisioner.engine._apply import ApplyRun, RunOptions
+from provisioner.engine._apply import ApplyRun, ApplyStrategy
+from provisioner.engine._domain import (
+    Action,
+    Decision,
+    EntryKey,
+    Job,
+    JobKind,
+    Remembered,
+    decide,
+)
+from provisioner.engine._entries import RunOptions
 from provisioner.engine._observer import NullObserver, RunObserver
-from provisioner.engine._plan import run_plan, write_plan
-from provisioner.engine._rollback import rollback_jobs, run_rollback
+from provisioner.engine._plan import PlanRow, PlanStrategy, run_plan, write_plan
+from provisioner.engine._rollback import (
+    RollbackStrategy,
+    rollback_jobs,
+    rollback_run,
+    run_rollback,
+)
+from provisioner.engine._run import ReadOnly, Run, StateUse, Strategy
+from provisioner.engine._state import State, open_state, run_lock
+from provisioner.engine._statebase import describe_url, is_postgres_url
+from provisioner.engine._statecopy import CopySummary, copy_state, describe_state
 
 __all__ = [
+    "Action",
     "ApplyRun",
+    "ApplyStrategy",
+    "CopySummary",
+    "Decision",
+    "EntryKey",
+    "Job",
+    "JobKind",
     "NullObserver",
+    "PlanRow",
+    "PlanStrategy",
+    "ReadOnly",
+    "Remembered",
+    "RollbackStrategy",
+    "Run",
     "RunObserver",
     "RunOptions",
+    "State",
+    "StateUse",
+    "Strategy",
+    "copy_state",
+    "decide",
+    "describe_state",
+    "describe_url",
+    "is_postgres_url",
+    "open_state",
     "rollback_jobs",
+    "rollback_run",
+    "run_lock",
     "run_plan",
     "run_rollback",
     "write_plan",

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 
 import structlog
 
-from provisioner.aep import Connection, FlowClient, Sleep, retry_delay
+from provisioner.aep import Connection, FlowClient, Retrier, Sleep
 from provisioner.errors import PermanentError, RetryableError
 from provisioner.settings import Backoff
 
@@ -89,8 +89,7 @@ class Converger:
         self._client_id = client_id
         self._backoff = backoff
         self._slots = asyncio.Semaphore(max(1, concurrency))
-        self._sleep = sleep
-        self._rng = rng or random.Random()
+        self._retrier = Retrier(backoff, sleep=sleep, rng=rng or random.Random())
 
     async def converge(self, sandbox: str, copies: Sequence[Connection]) -> Converged:
         """Apply the rule to the copies of one name."""
@@ -146,7 +145,7 @@ class Converger:
                         code=exc.code,
                         request_id=exc.request_id,
                     ) from exc
-                await self._sleep(retry_delay(exc, attempt, self._backoff, self._rng))
+                await self._retrier.wait(exc, attempt, connection_id=connection_id)
 
 
 def _leftover(verdict: Verdict, refused: Sequence[str], errors: Sequence[str]) -> str | None:

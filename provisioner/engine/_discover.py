@@ -10,43 +10,17 @@ import asyncio
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from enum import StrEnum
 from typing import Final
 
 from provisioner.aep import Connection, FlowClient
-from provisioner.engine._state import StateEntry
+from provisioner.engine._domain import EntryKey
+from provisioner.errors import EntryError
 from provisioner.settings import ORACLE_SPEC_ID
 
-__all__ = [
-    "Action",
-    "Decision",
-    "Inventory",
-    "decide",
-    "duplicated_names",
-    "list_inventory",
-    "lookup_name",
-]
+__all__ = ["Inventory", "duplicated_names", "list_inventory", "lookup_name"]
 
 SPEC_FILTER = f"connectionSpec.id=={ORACLE_SPEC_ID}"
 _PLAIN_NAME: Final = re.compile(r"[A-Za-z0-9_.\- ]+")  # safe inside a property filter
-
-
-class Action(StrEnum):
-    CREATE = "create"
-    EXISTS = "exists"
-    UPDATE = "update"  # exists, but the manifest's entry changed since this tool wrote it
-    AMBIGUOUS = "ambiguous"
-    ORPHANED = "orphaned"  # this tool created it; the manifest no longer has it
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class Decision:
-    action: Action
-    ids: tuple[str, ...] = ()
-
-    @property
-    def connection_id(self) -> str | None:
-        return self.ids[0] if len(self.ids) == 1 else None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -56,8 +30,9 @@ class Inventory:
     by_sandbox: Mapping[str, Mapping[str, tuple[Connection, ...]]]
     pages: int
 
-    def named(self, sandbox: str, name: str) -> tuple[Connection, ...]:
-        return self.by_sandbox.get(sandbox, {}).get(name, ())
+    def named(self, key: EntryKey) -> tuple[Connection, ...]:
+        """The connections named exactly like the entry, in its sandbox."""
+        return self.by_sandbox.get(key.sandbox, {}).get(key.name, ())
 
 
 def _index(connections: Iterable[Connection]) -> dict[str, tuple[Connection, ...]]:
@@ -121,18 +96,25 @@ async def duplicated_names(
         found = await client.list_connections(sandbox=sandbox, filters=[SPEC_FILTER])
         return _several(_index(found), wanted)
     several: dict[str, tuple[Connection, ...]] = {}
+    failures: list[EntryError] = []
 
     async def one(batch: list[str]) -> None:
         filters = [SPEC_FILTER, "name==" + ",".join(batch)]
-        async with slots:
-            if await client.count_connections(sandbox=sandbox, filters=filters) == len(batch):
-                return
-            found = await client.list_connections(sandbox=sandbox, filters=filters)
+        try:
+            async with slots:
+                if await client.count_connections(sandbox=sandbox, filters=filters) == len(batch):
+                    return
+                found = await client.list_connections(sandbox=sandbox, filters=filters)
+        except EntryError as exc:  # the first is raised below, not as an exception group
+            failures.append(exc)
+            return
         several.update(_several(_index(found), batch))
 
     async with asyncio.TaskGroup() as tg:
         for batch in _batches(wanted) if wanted else []:
             tg.create_task(one(batch))
+    if failures:
+        raise failures[0]
     return several
 
 
@@ -140,25 +122,3 @@ def _several(
     index: Mapping[str, tuple[Connection, ...]], names: Iterable[str]
 ) -> dict[str, tuple[Connection, ...]]:
     return {name: index[name] for name in names if len({c.id for c in index.get(name, ())}) > 1}
-
-
-def decide(
-    found: tuple[Connection, ...],
-    *,
-    known: StateEntry | None = None,
-    fingerprint: str | None = None,
-) -> Decision:
-    """What to do with an entry, from the connections named like it and the state's row."""
-    if not found:
-        return Decision(action=Action.CREATE)
-    ids = tuple(sorted(c.id for c in found))
-    if len(ids) > 1:
-        return Decision(action=Action.AMBIGUOUS, ids=ids)
-    drifted = (
-        known is not None
-        and known.connection_id == ids[0]
-        and known.fingerprint is not None
-        and fingerprint is not None
-        and known.fingerprint != fingerprint
-    )
-    return Decision(action=Action.UPDATE if drifted else Action.EXISTS, ids=ids)

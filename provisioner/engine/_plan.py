@@ -3,25 +3,28 @@
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Final, TextIO
 
-from provisioner.aep import FlowClient, RateController
-from provisioner.engine._apply import (
+from provisioner.engine._converge import Verdict, foreign_message, judge_copies
+from provisioner.engine._discover import list_inventory
+from provisioner.engine._domain import Action, Decision, EntryKey, Job, decide
+from provisioner.engine._entries import (
     RunOptions,
-    decide_jobs,
     fingerprints,
     known_entries,
     orphan_jobs,
+    remembered,
     resolve_jobs,
 )
-from provisioner.engine._converge import Verdict, foreign_message, judge_copies
-from provisioner.engine._discover import Action, Decision, list_inventory
-from provisioner.engine._state import StateStore
+from provisioner.engine._run import ReadOnly, Run
+from provisioner.engine._state import StateEntry
 from provisioner.manifest import Manifest
+from provisioner.reports import Outcome
 from provisioner.settings import Settings
 
-__all__ = ["PlanRow", "run_plan", "write_plan"]
+__all__ = ["PlanRow", "PlanStrategy", "run_plan", "write_plan"]
 
 _ACTIONS: Final = ("create", "update", "exists", "converge", "ambiguous", "orphaned", "skip")
 
@@ -40,43 +43,77 @@ class PlanRow:
         return self.decision.action.value if self.decision else "skip"
 
 
-async def run_plan(manifest: Manifest, settings: Settings, options: RunOptions) -> list[PlanRow]:
-    jobs = resolve_jobs(manifest, settings.default_sandbox, options)
-    with StateStore.open(settings.state_path) as state:
-        known = known_entries(state, settings, jobs)
-        chosen = [j for j in jobs if options.wants(j.name, known.get((j.sandbox, j.name)))]
-        prints = fingerprints(state, chosen)
-        orphans = orphan_jobs(state, settings, jobs, options)
-    async with FlowClient(settings, pacer=RateController(settings.limits.rate)) as client:
-        await client.authenticate()
-        inventory = await list_inventory(client, {j.sandbox for j in chosen})
-    client_id = settings.credentials.client_id
-    decided = {
-        (p.job.sandbox, p.job.name): p for p in decide_jobs(chosen, inventory, known, prints)
-    }
-    rows = []
-    for job in jobs:
-        planned = decided.get((job.sandbox, job.name))
-        verdict = None
-        if planned is not None and planned.decision.action is Action.AMBIGUOUS:
-            verdict = judge_copies(planned.copies, client_id=client_id)
-        rows.append(
-            PlanRow(
-                name=job.name,
-                sandbox=job.sandbox,
-                decision=planned.decision if planned else None,
-                verdict=verdict,
+class PlanStrategy(ReadOnly):
+    """What ``apply`` would do, read from the state (without the run lock) and the API."""
+
+    def __init__(self, manifest: Manifest, options: RunOptions) -> None:
+        self.manifest = manifest
+        self.options = options
+        self._jobs: list[Job] = []
+        self._chosen: list[Job] = []
+        self._orphans: list[Job] = []
+        self._known: dict[EntryKey, StateEntry] = {}
+        self._fingerprints: dict[EntryKey, str] = {}
+        self._decided: dict[EntryKey, Decision] = {}
+        self._verdicts: dict[EntryKey, Verdict] = {}
+
+    def prepare(self, run: Run[list[PlanRow]]) -> Sequence[Job]:
+        settings, state = run.settings, run.state
+        self._jobs = resolve_jobs(self.manifest, settings.default_sandbox, self.options)
+        self._known = known_entries(state, settings, self._jobs)
+        self._chosen = [
+            j for j in self._jobs if self.options.wants(j.name, _outcome(self._known.get(j.key)))
+        ]
+        self._fingerprints = fingerprints(state, self._chosen)
+        self._orphans = orphan_jobs(state, settings, self._jobs, self.options)
+        return [*self._jobs, *self._orphans]
+
+    async def act(self, run: Run[list[PlanRow]]) -> None:
+        inventory = await list_inventory(run.client, {j.sandbox for j in self._chosen})
+        self._decided = {
+            j.key: decide(
+                inventory.named(j.key),
+                wanted=self._fingerprints.get(j.key),
+                remembered=remembered(self._known.get(j.key)),
             )
-        )
-    rows += [
-        PlanRow(
-            name=o.name,
-            sandbox=o.sandbox,
-            decision=Decision(action=Action.ORPHANED, ids=(o.connection_id or "",)),
-        )
-        for o in orphans
-    ]
-    return rows
+            for j in self._chosen
+        }
+        client_id = run.settings.credentials.client_id
+        self._verdicts = {
+            key: judge_copies(inventory.named(key), client_id=client_id)
+            for key, decision in self._decided.items()
+            if decision.action is Action.AMBIGUOUS
+        }
+
+    def outcome(self, run: Run[list[PlanRow]]) -> list[PlanRow]:
+        rows = [
+            PlanRow(
+                name=j.name,
+                sandbox=j.sandbox,
+                decision=self._decided.get(j.key),
+                verdict=self._verdicts.get(j.key),
+            )
+            for j in self._jobs
+        ]
+        rows += [
+            PlanRow(
+                name=o.name,
+                sandbox=o.sandbox,
+                decision=Decision(action=Action.ORPHANED, ids=(o.connection_id or "",)),
+            )
+            for o in self._orphans
+        ]
+        return rows
+
+
+def _outcome(row: StateEntry | None) -> Outcome | None:
+    return row.outcome if row else None
+
+
+async def run_plan(manifest: Manifest, settings: Settings, options: RunOptions) -> list[PlanRow]:
+    """The plan's rows: one per manifest entry, then one per orphan."""
+    run: Run[list[PlanRow]] = Run(PlanStrategy(manifest, options), settings)
+    return await run.execute()
 
 
 def _several(decision: Decision, verdict: Verdict | None) -> str:

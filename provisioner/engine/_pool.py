@@ -9,42 +9,20 @@ import random
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from enum import StrEnum
 from typing import Protocol
 
 import structlog
 from structlog.contextvars import bind_contextvars
 
-from provisioner.aep import RetryBudget, Sleep, retry_delay
-from provisioner.errors import PermanentError, ProvisionError, RetryableError
-from provisioner.manifest import DatabaseSpec
+from provisioner.aep import Retrier, RetryBudget, Sleep
+from provisioner.engine._domain import EntryKey, Job
+from provisioner.errors import EntryError, PermanentError, RetryableError
 from provisioner.reports import Outcome, Result
 from provisioner.settings import Backoff
 
-__all__ = ["Job", "JobKind", "Pool", "PoolConfig", "Provisioned", "Provisioner"]
+__all__ = ["Pool", "PoolConfig", "Provisioned", "Provisioner"]
 
 log = structlog.get_logger(__name__)
-
-
-class JobKind(StrEnum):
-    CREATE = "create"
-    UPDATE = "update"
-    DELETE = "delete"
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class Job:
-    """One unit of work: an entry to create or update (with its spec), or a connection to delete."""
-
-    name: str
-    sandbox: str
-    kind: JobKind = JobKind.CREATE
-    spec: DatabaseSpec | None = None
-    connection_id: str | None = None
-
-    @classmethod
-    def of(cls, spec: DatabaseSpec, sandbox: str) -> Job:
-        return cls(name=spec.name, sandbox=sandbox, spec=spec)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -74,7 +52,7 @@ class PoolConfig:
 class _Attempts:
     count: int = 0
     paid: float = 0.0
-    last: ProvisionError | None = None
+    last: EntryError | None = None
 
 
 def _ended(job: Job, tries: _Attempts, started: float, status: Outcome, error: str) -> Result:
@@ -120,14 +98,12 @@ class Pool:
         self._config = config
         self._on_result = on_result
         self._budget = budget or RetryBudget()
-        self._sleep = sleep
-        self._rng = rng or random.Random()
-        self._rate_of = rate_of
+        self._retrier = Retrier(config.backoff, sleep=sleep, rng=rng, rate_of=rate_of)
         self._stopping = False
         self._wake = asyncio.Event()
         self._idle = asyncio.Event()
         self._active = 0
-        self._done: set[tuple[str, str]] = set()
+        self._done: set[EntryKey] = set()
         self._workers: list[asyncio.Task[None]] = []
 
     @property
@@ -156,7 +132,7 @@ class Pool:
                 self._workers = workers
                 tg.create_task(self._guard(workers))
         for job in jobs:
-            if (job.sandbox, job.name) not in self._done:
+            if job.key not in self._done:
                 self._emit(_skipped(job, _Attempts(), time.monotonic()))
 
     async def _guard(self, workers: list[asyncio.Task[None]]) -> None:
@@ -183,7 +159,7 @@ class Pool:
                 self._wake.set()
 
     def _emit(self, result: Result) -> None:
-        self._done.add((result.sandbox, result.name))
+        self._done.add(EntryKey.of(result))
         self._on_result(result)
 
     async def _run_entries(self, queue: asyncio.Queue[Job]) -> bool:
@@ -278,16 +254,7 @@ class Pool:
         return None
 
     async def _wait_before_retry(self, exc: RetryableError, attempt: int) -> None:
-        delay = retry_delay(exc, attempt, self._config.backoff, self._rng)
-        log.info(
-            "retry_scheduled",
-            attempt=attempt,
-            reason=exc.code or (f"HTTP {exc.status}" if exc.status else exc.message),
-            http_status=exc.status,
-            delay_s=round(delay, 3),
-            rate=round(self._rate_of(), 2),
-        )
-        await self._sleep(delay)
+        await self._retrier.wait(exc, attempt)
 
 
 def _ms_since(started: float) -> int:

@@ -14,8 +14,9 @@ import structlog
 from provisioner.aep import FlowClient, Sleep, connection_body, patch_ops
 from provisioner.engine._converge import foreign_message, judge_copies
 from provisioner.engine._discover import lookup_name
-from provisioner.engine._pool import Job, JobKind, Provisioned
-from provisioner.errors import PermanentError, ProvisionError, RetryableError
+from provisioner.engine._domain import EntryKey, Job, JobKind
+from provisioner.engine._pool import Provisioned
+from provisioner.errors import EntryError, PermanentError, RetryableError
 from provisioner.manifest import DatabaseSpec
 from provisioner.reports import Outcome
 
@@ -27,7 +28,7 @@ _GATEWAY_GAVE_UP: Final = frozenset({502, 504})  # the service may have gone on 
 _LOOKS_PER_SETTLE: Final = 10  # how often a lost create is looked for within the window
 
 
-def answer_lost(exc: ProvisionError) -> bool:
+def answer_lost(exc: EntryError) -> bool:
     """The create may have landed although no answer said so: no answer at all (timeout,
     connection reset) or a gateway that stopped waiting. Such a create is looked for until the
     settle window has passed before it is sent again."""
@@ -67,7 +68,7 @@ class ConnectionProvisioner:
         self._clock = clock
         # (sandbox, name) of creates that may have landed unseen -> when the answer was lost
         # (on the clock; -inf: an error answer, looked for once without waiting)
-        self._uncertain: dict[tuple[str, str], float] = {}
+        self._uncertain: dict[EntryKey, float] = {}
 
     async def provision(self, job: Job, attempt: int) -> Provisioned:
         if job.kind is JobKind.DELETE:
@@ -84,10 +85,10 @@ class ConnectionProvisioner:
     def uncertain(self, sandbox: str, name: str) -> None:
         """A create of this entry may have landed unseen just now (an earlier run's, whose
         outcome was never recorded): look for it until the settle window has passed."""
-        self._uncertain[sandbox, name] = self._clock()
+        self._uncertain[EntryKey(sandbox, name)] = self._clock()
 
     async def _create(self, job: Job) -> Provisioned:
-        key = (job.sandbox, job.name)
+        key = job.key
         since = self._uncertain.get(key)
         if since is not None:
             found = await self._look_until_settled(job, since)
@@ -161,6 +162,6 @@ class ConnectionProvisioner:
         """Whether Platform reaches the database; a failed test call never fails the entry."""
         try:
             return await self._client.test_connection(connection_id, sandbox=job.sandbox)
-        except ProvisionError as exc:
+        except EntryError as exc:
             log.warning("verify_failed", connection_id=connection_id, error=exc.message)
             return None

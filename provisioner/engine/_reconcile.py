@@ -21,18 +21,12 @@ import structlog
 
 from provisioner.aep import Connection, FlowClient, Sleep
 from provisioner.engine._converge import Converged, Converger
-from provisioner.engine._discover import (
-    Action,
-    Decision,
-    Inventory,
-    decide,
-    duplicated_names,
-    list_inventory,
-)
-from provisioner.engine._pool import Job, JobKind
+from provisioner.engine._discover import Inventory, duplicated_names, list_inventory
+from provisioner.engine._domain import Action, Decision, EntryKey, Job, decide, work_for
+from provisioner.engine._entries import remembered
 from provisioner.engine._provision import ConnectionProvisioner
 from provisioner.engine._state import StateEntry
-from provisioner.errors import ProvisionError
+from provisioner.errors import EntryError
 from provisioner.reports import Outcome, Result
 from provisioner.settings import Settings
 
@@ -40,7 +34,7 @@ __all__ = ["Planned", "Reconciler", "Settled", "converged_result", "decide_jobs"
 
 log = structlog.get_logger(__name__)
 
-Key = tuple[str, str]  # (sandbox, name)
+Key = EntryKey
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -58,10 +52,6 @@ class Settled:
     ended: list[Result]
 
 
-def _key(job: Job) -> Key:
-    return (job.sandbox, job.name)
-
-
 def decide_jobs(
     jobs: Sequence[Job],
     inventory: Inventory,
@@ -72,9 +62,10 @@ def decide_jobs(
     copies to converge."""
     planned = []
     for job in jobs:
-        key = _key(job)
-        copies = inventory.named(job.sandbox, job.name)
-        decision = decide(copies, known=known.get(key), fingerprint=fingerprints.get(key))
+        copies = inventory.named(job.key)
+        decision = decide(
+            copies, wanted=fingerprints.get(job.key), remembered=remembered(known.get(job.key))
+        )
         planned.append(Planned(job=job, decision=decision, copies=copies))
     return planned
 
@@ -182,7 +173,7 @@ class Reconciler:
         window once, then list again (one pass per sandbox) before deciding to send them."""
         pending = set(unrecorded)
         unseen = [
-            p.job for p in planned if p.decision.action is Action.CREATE and _key(p.job) in pending
+            p.job for p in planned if p.decision.action is Action.CREATE and p.job.key in pending
         ]
         if not unseen or self._settle <= 0:
             return planned
@@ -196,13 +187,13 @@ class Reconciler:
             waited += step
         try:
             inventory = await list_inventory(self._client, {j.sandbox for j in unseen})
-        except ProvisionError as exc:  # cannot tell: each looks again before its create
+        except EntryError as exc:  # cannot tell: each looks again before its create
             log.warning("listing_failed", error=exc.message, http_status=exc.status)
             for job in unseen:
                 self.provisioner.uncertain(job.sandbox, job.name)
             return planned
-        again = {_key(p.job): p for p in decide_jobs(unseen, inventory, known, fingerprints)}
-        return [again.get(_key(p.job), p) for p in planned]
+        again = {p.job.key: p for p in decide_jobs(unseen, inventory, known, fingerprints)}
+        return [again.get(p.job.key, p) for p in planned]
 
     async def settle(self, planned: list[Planned], known: Mapping[Key, StateEntry]) -> Settled:
         """Entries already there end ``existing``; names with several copies are converged
@@ -214,16 +205,12 @@ class Reconciler:
         several: list[tuple[str, str, Sequence[Connection]]] = []
         for item in planned:
             job, decision = item.job, item.decision
-            if decision.action is Action.CREATE:
-                known_id = _known_id(known.get(_key(job)))
-                if known_id is None:
-                    work.append(job)
-                else:
-                    unlisted.append((job, known_id))
-            elif decision.action is Action.UPDATE:
-                work.append(
-                    dataclasses.replace(job, kind=JobKind.UPDATE, connection_id=decision.ids[0])
-                )
+            known_id = _known_id(known.get(job.key))
+            todo = work_for(job, decision)
+            if decision.action is Action.CREATE and known_id is not None:
+                unlisted.append((job, known_id))
+            elif todo is not None:
+                work.append(todo)
             elif decision.action is Action.EXISTS:
                 ended.append(_existing(job, decision.connection_id))
             else:
@@ -250,7 +237,7 @@ class Reconciler:
             async with self._slots:
                 try:
                     there = await self._client.get_connection(connection_id, sandbox=job.sandbox)
-                except ProvisionError as exc:  # no better than the listing: create, as before
+                except EntryError as exc:  # no better than the listing: create, as before
                     log.warning("read_by_id_failed", entry=job.name, error=exc.message)
                     there = None
             if there is not None and there.name != job.name:
@@ -272,8 +259,8 @@ class Reconciler:
         one listing pass where a name is unsafe in a filter); converge those that have more.
         Returns the results that changed."""
         by_sandbox: dict[str, list[str]] = {}
-        for sandbox, name in created:
-            by_sandbox.setdefault(sandbox, []).append(name)
+        for key in created:
+            by_sandbox.setdefault(key.sandbox, []).append(key.name)
         several: list[tuple[str, str, Sequence[Connection]]] = []
         for sandbox, names in sorted(by_sandbox.items()):
             found = await duplicated_names(
@@ -284,4 +271,4 @@ class Reconciler:
             return []
         log.info("duplicates_found", names=len(several))
         done = await self._converger.converge_all(several)
-        return [converged_result(results[key], outcome) for key, outcome in done.items()]
+        return [converged_result(results[EntryKey(*key)], outcome) for key, outcome in done.items()]

@@ -1,24 +1,19 @@
-"""Undo a run: delete the connections a report says that run created, and nothing else."""
+"""Undo a run: delete the connections a report says that run created, and nothing else.
+A strategy of the run skeleton, so it stops as gracefully as ``apply`` does."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from collections.abc import Mapping, Sequence
 
-import structlog
-from structlog.contextvars import bound_contextvars
-
-from provisioner.aep import FlowClient, RateController, RetryBudget
-from provisioner.engine._apply import new_run_id, pool_config
-from provisioner.engine._observer import NullObserver, RunObserver
-from provisioner.engine._pool import Job, JobKind, Pool
+from provisioner.engine._domain import Job, JobKind
+from provisioner.engine._observer import RunObserver
 from provisioner.engine._provision import ConnectionProvisioner
-from provisioner.engine._state import RunLock, StateStore
+from provisioner.engine._run import Run, StateUse
+from provisioner.errors import EntryError
 from provisioner.reports import Outcome, Report, Result
 from provisioner.settings import Settings
 
-__all__ = ["rollback_jobs", "run_rollback"]
-
-log = structlog.get_logger(__name__)
+__all__ = ["RollbackStrategy", "rollback_jobs", "rollback_run", "run_rollback"]
 
 
 def rollback_jobs(report: Report) -> list[Job]:
@@ -35,57 +30,42 @@ def rollback_jobs(report: Report) -> list[Job]:
     ]
 
 
+class RollbackStrategy:
+    """Delete what ``report`` created. A connection in use by a dataflow (FLOW-1418-400)
+    fails its entry with the API's message: it is reported, never forced."""
+
+    state_use = StateUse.WRITE
+
+    def __init__(self, report: Report) -> None:
+        self.undone = report
+        self.log_context: Mapping[str, str] = {"rollback_of": report.run_id}
+
+    def prepare(self, run: Run[Report]) -> Sequence[Job]:
+        return rollback_jobs(self.undone)
+
+    async def act(self, run: Run[Report]) -> None:
+        await run.send(run.entries, ConnectionProvisioner(run.client))
+
+    def unreachable(self, run: Run[Report], exc: EntryError) -> None:
+        raise exc
+
+    def remember(self, run: Run[Report], result: Result) -> None:
+        if result.status is Outcome.DELETED:
+            run.state.forget(run.settings.target(result.sandbox), result.name)
+
+    def outcome(self, run: Run[Report]) -> Report:
+        return run.report(self.undone.manifest)
+
+
+def rollback_run(
+    report: Report, settings: Settings, *, observer: RunObserver | None = None
+) -> Run[Report]:
+    """A rollback of ``report``, ready to ``execute()``; ``stop()`` ends it gracefully."""
+    return Run(RollbackStrategy(report), settings, observer=observer)
+
+
 async def run_rollback(
     report: Report, settings: Settings, *, observer: RunObserver | None = None
 ) -> Report:
-    """Delete what ``report`` created. A connection in use by a dataflow (FLOW-1418-400)
-    fails its entry with the API's message: it is reported, never forced."""
-    run_id = new_run_id()
-    jobs = rollback_jobs(report)
-    watcher = observer or NullObserver()
-    results: list[Result] = []
-    statuses: dict[int, int] = {}
-    started = datetime.now(UTC)
-    with (
-        bound_contextvars(run_id=run_id, rollback_of=report.run_id),
-        RunLock(settings.state_path),
-        StateStore.open(settings.state_path) as state,
-    ):
-
-        def record(result: Result) -> None:
-            results.append(result)
-            if result.status is Outcome.DELETED:
-                state.forget(settings.target(result.sandbox), result.name)
-            log.info(
-                "entry_finished",
-                entry=result.name,
-                status=result.status.value,
-                connection_id=result.connection_id,
-                error=result.error,
-            )
-            watcher.entry_finished(result)
-
-        watcher.start(len(jobs))
-        pacer = RateController(settings.limits.rate)
-        try:
-            async with FlowClient(settings, pacer=pacer) as client:
-                statuses = client.statuses
-                await client.authenticate()
-                pool = Pool(
-                    ConnectionProvisioner(client),
-                    pool_config(settings),
-                    on_result=record,
-                    budget=RetryBudget(),
-                )
-                await pool.run(jobs)
-        finally:
-            watcher.close()
-    order = {(j.sandbox, j.name): i for i, j in enumerate(jobs)}
-    return Report(
-        run_id=run_id,
-        manifest=report.manifest,
-        started_at=started,
-        finished_at=datetime.now(UTC),
-        results=tuple(sorted(results, key=lambda r: order[(r.sandbox, r.name)])),
-        http_statuses=dict(statuses),
-    )
+    """Delete what ``report`` created; the rollback's own report."""
+    return await rollback_run(report, settings, observer=observer).execute()

@@ -1,4 +1,6 @@
 """SQLite state per target: what this tool created, fingerprints, last outcomes; the run lock.
+The state's backend is picked here (``open_state``/``run_lock``): this SQLite file, or a
+PostgreSQL database (``_pgstate``) when ``--state`` is a ``postgresql://`` URL.
 
 An outcome row is recorded as each entry finishes and committed at most ``COMMIT_EVERY``
 seconds later (group commit, WAL mode). Each commit has a fixed cost (about half a millisecond
@@ -16,30 +18,46 @@ verifier, whoever holds the file can test a guessed password against it: keep it
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import fcntl
-import hashlib
-import hmac
-import json
 import os
 import secrets
 import sqlite3
 import time
-from collections.abc import Iterable
-from dataclasses import dataclass
-from datetime import UTC, datetime
+from collections.abc import Callable, Iterable, Sequence
+from contextlib import AbstractContextManager
 from pathlib import Path
 from types import TracebackType
 from typing import Final, Self
 
+from provisioner.engine._statebase import (
+    COMMIT_EVERY,
+    RESOLVED,
+    SCHEMA_VERSION,
+    BufferedState,
+    Dump,
+    Row,
+    State,
+    StateEntry,
+    check_version,
+    is_postgres_url,
+    now_text,
+    wait_for_lock,
+)
 from provisioner.errors import ConfigError, LockedError
-from provisioner.manifest import DatabaseSpec
-from provisioner.reports import Outcome, Result
+from provisioner.settings import Settings
 
-__all__ = ["COMMIT_EVERY", "RunLock", "StateEntry", "StateStore"]
-
-COMMIT_EVERY: Final = 0.5  # seconds an outcome row may wait for its commit
+__all__ = [
+    "COMMIT_EVERY",
+    "RunLock",
+    "State",
+    "StateEntry",
+    "StateStore",
+    "is_postgres_url",
+    "open_state",
+    "open_state_at",
+    "run_lock",
+]
 
 _SCHEMA: Final = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value BLOB NOT NULL);
@@ -73,8 +91,17 @@ CREATE TRIGGER IF NOT EXISTS intent_resolved_on_update AFTER UPDATE ON entries
 WHEN NEW.outcome IN ('created', 'existing', 'updated')
 BEGIN DELETE FROM intents WHERE target = NEW.target AND name = NEW.name; END;
 """
+# Each version's step from the one before. A database made before versions were recorded
+# has version 1's tables and gets its version written on first open.
+_UPGRADES: Final = {1: _SCHEMA}
+assert set(_UPGRADES) == set(range(1, SCHEMA_VERSION + 1))
+assert RESOLVED == ("created", "existing", "updated")  # the triggers' list
 
 _COLUMNS: Final = "name, connection_id, outcome, attempts, last_error, fingerprint, created_by_us"
+_ALL: Final = (
+    "target, name, connection_id, outcome, attempts, http_status, last_error, fingerprint,"
+    " created_by_us, run_id, first_seen, updated_at"
+)
 
 _UPSERT: Final = """
 INSERT INTO entries (target, name, connection_id, outcome, attempts, http_status, last_error,
@@ -93,35 +120,48 @@ ON CONFLICT (target, name) DO UPDATE SET
 """
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class StateEntry:
-    name: str
-    connection_id: str | None
-    outcome: Outcome
-    attempts: int
-    last_error: str | None
-    fingerprint: str | None
-    created_by_us: bool
+def _upgrade(conn: sqlite3.Connection, where: str) -> None:
+    """Create the tables, or bring an older schema to this version (a newer one is refused)."""
+    has_meta = conn.execute(
+        "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'meta'"
+    ).fetchone()
+    found, stamped = 0, False
+    if has_meta:
+        row = conn.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
+        stamped = row is not None
+        found = int(row[0]) if row is not None else 1  # tables from before versions: 1
+    check_version(where, found)
+    if stamped and found == SCHEMA_VERSION:
+        return
+    conn.execute("BEGIN IMMEDIATE")
+    for version in range(found + 1, SCHEMA_VERSION + 1):
+        for statement in _statements(_UPGRADES[version]):
+            conn.execute(statement)
+    conn.execute(
+        "INSERT OR REPLACE INTO meta (key, value) VALUES ('schema_version', ?)", (SCHEMA_VERSION,)
+    )
+    conn.execute("COMMIT")
 
 
-# the fingerprint's encoder, built once (json.dumps builds one per call)
-_FIELDS: Final = json.JSONEncoder(ensure_ascii=False)
+def _statements(script: str) -> list[str]:
+    """A script's statements (the triggers' bodies hold a ``;`` of their own)."""
+    out: list[str] = []
+    current = ""
+    for line in script.strip().splitlines():
+        current += line + "\n"
+        if sqlite3.complete_statement(current):
+            out.append(current)
+            current = ""
+    return out
 
 
-def _now() -> str:
-    return datetime.now(UTC).isoformat(timespec="milliseconds")
-
-
-class StateStore:
-    """The state database. Open with ``StateStore.open(path)`` and use as a context manager."""
+class StateStore(BufferedState):
+    """The SQLite state. Open with ``StateStore.open(path)`` and use as a context manager."""
 
     def __init__(self, conn: sqlite3.Connection, path: Path) -> None:
         self._conn = conn
         self.path = path
-        self._last_commit = time.monotonic()
-        self._pending: list[tuple[object, ...]] = []  # outcome rows (_UPSERT's order, no time)
-        self._timer: asyncio.TimerHandle | None = None  # commits them COMMIT_EVERY late at most
-        self._key = self._fingerprint_key()
+        super().__init__(self._fingerprint_key())
 
     @classmethod
     def open(cls, path: Path) -> StateStore:
@@ -133,62 +173,25 @@ class StateStore:
             conn.execute("PRAGMA journal_mode=WAL")
             conn.execute("PRAGMA synchronous=NORMAL")
             conn.execute("PRAGMA busy_timeout=5000")
-            conn.executescript(_SCHEMA)
+            _upgrade(conn, str(path))
         except (OSError, sqlite3.Error) as exc:
             raise ConfigError(f"{path}: cannot open the state database: {exc}") from exc
         return cls(conn, path)
-
-    def __enter__(self) -> Self:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.close()
-
-    def close(self) -> None:
-        self.commit()
-        self._conn.close()
-
-    def _commit_soon(self) -> None:
-        """Commit now if the last commit is ``COMMIT_EVERY`` old; else at most that much later
-        (a timer on the running loop; at once when there is no loop)."""
-        if time.monotonic() - self._last_commit >= COMMIT_EVERY:
-            self.commit()
-            return
-        if self._timer is not None:
-            return
-        try:
-            loop = asyncio.get_running_loop()
-        except RuntimeError:
-            self.commit()
-            return
-        self._timer = loop.call_later(COMMIT_EVERY, self.commit)
 
     def _begin(self) -> None:
         if not self._conn.in_transaction:
             self._conn.execute("BEGIN")
 
-    def _write_pending(self) -> None:
-        """Outcome rows waiting in memory go to the database (in the open transaction)."""
-        if self._pending:
-            self._begin()
-            now = _now()  # one time stamp per group: the moment the rows are written
-            self._conn.executemany(_UPSERT, [(*row, now) for row in self._pending])
-            self._pending.clear()
+    def _write_outcomes(self, rows: list[Row], now: str) -> None:
+        self._begin()  # a trigger drops each resolved intent
+        self._conn.executemany(_UPSERT, [(*row, now) for row in rows])
 
-    def commit(self) -> None:
-        """Make every write so far durable against a crash of this process."""
-        if self._timer is not None:
-            self._timer.cancel()
-            self._timer = None
-        self._write_pending()
+    def _end_transaction(self) -> None:
         if self._conn.in_transaction:
             self._conn.execute("COMMIT")
-        self._last_commit = time.monotonic()
+
+    def _disconnect(self) -> None:
+        self._conn.close()
 
     def _fingerprint_key(self) -> bytes:
         row = self._conn.execute("SELECT value FROM meta WHERE key = 'fingerprint_key'").fetchone()
@@ -201,129 +204,102 @@ class StateStore:
         row = self._conn.execute("SELECT value FROM meta WHERE key = 'fingerprint_key'").fetchone()
         return bytes(row[0])
 
-    def fingerprint(self, spec: DatabaseSpec) -> str:
-        """HMAC of everything that goes into the connection; no secret can be read back."""
-        fields = [
-            spec.host,
-            spec.port,
-            spec.sid,
-            spec.service_name,
-            spec.user,
-            spec.password.reveal(),
-            spec.description,
-        ]
-        message = _FIELDS.encode(fields).encode()
-        return hmac.digest(self._key, message, hashlib.sha256).hex()  # one-shot, in C
+    def _select_entries(self, target: str) -> Iterable[Sequence[object]]:
+        return self._conn.execute(f"SELECT {_COLUMNS} FROM entries WHERE target = ?", (target,))
 
-    @staticmethod
-    def _entry(row: tuple[object, ...]) -> StateEntry:
-        name, connection_id, outcome, attempts, last_error, fingerprint, ours = row
-        return StateEntry(
-            name=str(name),
-            connection_id=connection_id if isinstance(connection_id, str) else None,
-            outcome=Outcome(str(outcome)),
-            attempts=attempts if isinstance(attempts, int) else 0,
-            last_error=last_error if isinstance(last_error, str) else None,
-            fingerprint=fingerprint if isinstance(fingerprint, str) else None,
-            created_by_us=bool(ours),
-        )
-
-    def entries(self, target: str) -> dict[str, StateEntry]:
-        self.commit()
-        rows = self._conn.execute(f"SELECT {_COLUMNS} FROM entries WHERE target = ?", (target,))
-        return {entry.name: entry for entry in map(self._entry, rows)}
-
-    def orphans(self, base: str, keep: set[tuple[str, str]]) -> list[tuple[str, StateEntry]]:
-        """Rows of targets under ``base`` that this tool created and ``keep`` does not name,
-        as (target, entry)."""
-        self.commit()
-        rows = self._conn.execute(
+    def _select_orphans(self, base: str) -> Iterable[Sequence[object]]:
+        return self._conn.execute(
             f"SELECT target, {_COLUMNS} FROM entries WHERE substr(target, 1, ?) = ?"
             " AND created_by_us = 1 AND connection_id IS NOT NULL ORDER BY target, name",
             (len(base) + 1, base + "|"),
         )
-        found = [(str(row[0]), self._entry(row[1:])) for row in rows]
-        return [(target, entry) for target, entry in found if (target, entry.name) not in keep]
 
-    def intend(self, rows: Iterable[tuple[str, str, str | None]], *, run_id: str) -> None:
-        """Note the creates this run is about to send, as (target, name, fingerprint), in one
-        transaction before the first is sent. If a create's answer is lost and the process
-        dies, the next run knows the connection it finds under that name is ours."""
-        self._write_pending()
+    def _write_intents(self, rows: list[tuple[str, str, str | None]], run_id: str) -> None:
         self._begin()
-        now = _now()
+        now = now_text()
         self._conn.executemany(
             "INSERT OR REPLACE INTO intents (target, name, fingerprint, run_id, at)"
             " VALUES (?, ?, ?, ?, ?)",
             ((target, name, fp, run_id, now) for target, name, fp in rows),
         )
-        self.commit()
 
-    def drop_intents(self, rows: Iterable[tuple[str, str]]) -> None:
-        """Forget intents whose create was surely never made (not sent, or refused)."""
-        self._write_pending()
+    def _delete_intents(self, rows: list[tuple[str, str]]) -> None:
         self._begin()
         self._conn.executemany("DELETE FROM intents WHERE target = ? AND name = ?", rows)
-        self.commit()
 
-    def intents(self, target: str) -> dict[str, str | None]:
-        """Creates sent (or about to be) whose outcome was never recorded: name -> fingerprint."""
-        self.commit()
-        rows = self._conn.execute(
+    def _select_intents(self, target: str) -> Iterable[Sequence[object]]:
+        return self._conn.execute(
             "SELECT name, fingerprint FROM intents WHERE target = ?", (target,)
         )
-        return {str(name): fp for name, fp in rows}
 
-    def forget(self, target: str, name: str) -> None:
-        """Drop an entry's row (its connection was deleted on purpose)."""
-        self.commit()
+    def _delete_entry(self, target: str, name: str) -> None:
         self._begin()
         self._conn.execute("DELETE FROM entries WHERE target = ? AND name = ?", (target, name))
         self._conn.execute("DELETE FROM intents WHERE target = ? AND name = ?", (target, name))
-        self._commit_soon()
 
-    def record(
-        self,
-        target: str,
-        result: Result,
-        *,
-        run_id: str,
-        fingerprint: str | None = None,
-        ours: bool = False,
-    ) -> None:
-        """Write one entry's outcome now. ``ours``: this tool created the connection (an earlier
-        run's create whose answer was lost, found now)."""
-        # A trigger drops the entry's intent; rows are written and committed in groups
-        # (see the module docstring).
-        self._pending.append(
-            (
-                target,
-                result.name,
-                result.connection_id,
-                result.status.value,
-                result.attempts,
-                result.http_status,
-                result.error,
-                fingerprint,
-                int(ours or result.status is Outcome.CREATED),
-                run_id,
-            )
+    def stored_key(self) -> tuple[bytes, bool]:
+        used = self._conn.execute(
+            "SELECT 1 FROM entries WHERE fingerprint IS NOT NULL UNION ALL"
+            " SELECT 1 FROM intents WHERE fingerprint IS NOT NULL LIMIT 1"
+        ).fetchone()
+        return self._key, used is not None
+
+    def dump(self) -> Dump:
+        self.commit()
+        entries = self._conn.execute(f"SELECT {_ALL} FROM entries ORDER BY target, name")
+        intents = self._conn.execute(
+            "SELECT target, name, fingerprint, run_id, at FROM intents ORDER BY target, name"
         )
-        self._commit_soon()
+        return Dump(
+            key=self._key,
+            entries=tuple((*row[:8], bool(row[8]), *row[9:]) for row in entries),
+            intents=tuple(tuple(row) for row in intents),
+        )
+
+    def load(self, dump: Dump) -> None:
+        self.commit()
+        self._begin()
+        self._conn.execute(
+            "INSERT OR REPLACE INTO meta (key, value) VALUES ('fingerprint_key', ?)", (dump.key,)
+        )
+        self._conn.executemany(
+            f"INSERT OR REPLACE INTO entries ({_ALL}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            [(*row[:8], int(bool(row[8])), *row[9:]) for row in dump.entries],
+        )
+        self._conn.executemany(
+            "INSERT OR REPLACE INTO intents (target, name, fingerprint, run_id, at)"
+            " VALUES (?, ?, ?, ?, ?)",
+            dump.intents,
+        )
+        self._key = dump.key
+        self.commit()
+
+
+Sleep = Callable[[float], object]
 
 
 class RunLock:
     """An exclusive lock beside the state database, holding the owner's pid.
 
     The kernel drops it when the process dies, so a ``kill -9`` never leaves it stuck.
+    ``wait``: seconds to keep trying while another run holds it (else LockedError at once).
     """
 
-    def __init__(self, state_path: Path) -> None:
+    def __init__(
+        self,
+        state_path: Path,
+        *,
+        wait: float = 0.0,
+        sleep: Sleep = time.sleep,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
         self.path = state_path.with_name(state_path.name + ".lock")
         self._fd: int | None = None
+        self._wait = wait
+        self._sleep = sleep
+        self._clock = clock
 
-    def __enter__(self) -> Self:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
+    def _try(self) -> int:
         fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600)
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
@@ -333,6 +309,11 @@ class RunLock:
             raise LockedError(
                 f"{self.path}: another run (pid {holder}) holds the state lock"
             ) from None
+        return fd
+
+    def __enter__(self) -> Self:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        fd = wait_for_lock(self._try, self._wait, sleep=self._sleep, clock=self._clock)
         os.ftruncate(fd, 0)
         os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
         self._fd = fd
@@ -349,3 +330,38 @@ class RunLock:
                 os.ftruncate(self._fd, 0)
             os.close(self._fd)
             self._fd = None
+
+
+def open_state_at(location: Path | str) -> BufferedState:
+    """The state at a SQLite path or a PostgreSQL URL (``state copy``'s two ends)."""
+    if isinstance(location, str) and is_postgres_url(location):
+        from provisioner.engine._pgstate import PgState  # psycopg only when asked for
+
+        return PgState.open(location)
+    return StateStore.open(Path(location))
+
+
+def open_state(settings: Settings) -> State:
+    """The run's state: PostgreSQL when ``settings.state_url`` is set, else the SQLite file."""
+    if settings.state_url is not None:
+        from provisioner.engine._pgstate import PgState
+
+        return PgState.open(settings.state_url.reveal())
+    return StateStore.open(settings.state_path)
+
+
+def run_lock(
+    settings: Settings, *, sleep: Sleep = time.sleep, clock: Callable[[], float] = time.monotonic
+) -> AbstractContextManager[object]:
+    """The run lock of the settings' state and target, waiting up to ``settings.lock_wait``."""
+    if settings.state_url is not None:
+        from provisioner.engine._pglock import PgLock
+
+        return PgLock(
+            settings.state_url.reveal(),
+            settings.target_base,
+            wait=settings.lock_wait,
+            sleep=sleep,
+            clock=clock,
+        )
+    return RunLock(settings.state_path, wait=settings.lock_wait, sleep=sleep, clock=clock)

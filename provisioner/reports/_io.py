@@ -1,6 +1,6 @@
 """The report's JSON form: Report <-> dict, reading a report file back, and writing one atomically.
 
-The shape is the one in the contract ("Report"), plus ``summary.updated``,
+The shape is the one in docs/contract.md ("Report"), plus ``summary.updated``,
 ``summary.not_selected``, ``summary.removed_duplicates`` and the result fields ``error_code``,
 ``verified``, ``request_id`` and ``removed_duplicates`` (a list of connection ids). Unknown
 keys are ignored so that a newer report renders.

@@ -14,7 +14,7 @@ __all__ = ["Outcome", "Report", "Result", "Summary"]
 
 
 class Outcome(StrEnum):
-    """How an entry ended a run (see CONTRACT.md, "Outcomes")."""
+    """How an entry ended a run (see docs/contract.md, "Outcomes")."""
 
     CREATED = "created"
     EXISTING = "existing"

@@ -5,13 +5,16 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
+
 from provisioner.emulator._faults import FaultPlan, RequestKind
-from provisioner.engine._apply import ApplyRun, RunOptions
+from provisioner.engine import ApplyRun, RunOptions
 from provisioner.reports._model import Outcome
 from tests.conftest import EmulatorFactory, make_settings
 from tests.helpers import manifest, many, spec
 
 
+@pytest.mark.slow
 async def test_apply_creates_each_entry_once_under_errors_and_rate_limit(
     start_emulator: EmulatorFactory, tmp_path: Path
 ) -> None:

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
 from provisioner.emulator._faults import FaultPlan
 from provisioner.emulator._server import running_emulator
 from provisioner.manifest._load import load_manifest
@@ -48,6 +50,7 @@ def _leaks(blob: bytes) -> list[str]:
     return [c for c in (ENV_CANARY, FILE_CANARY, CLIENT_CANARY) if c.encode() in blob]
 
 
+@pytest.mark.slow
 async def test_canary_secrets_appear_nowhere_after_an_apply_with_failures(tmp_path: Path) -> None:
     manifest = _manifest(tmp_path)
     work = tmp_path / "run"

@@ -8,6 +8,8 @@ import random
 import signal
 from pathlib import Path
 
+import pytest
+
 from provisioner.emulator._faults import FaultPlan
 from provisioner.emulator._server import RunningEmulator, running_emulator
 from provisioner.engine._state import StateStore
@@ -53,6 +55,7 @@ async def _run(emu: RunningEmulator, args: list[str]) -> int:
     return await proc.wait()
 
 
+@pytest.mark.slow
 async def test_sigkill_mid_run_then_reruns_leave_exactly_one_connection_per_entry(
     tmp_path: Path,
 ) -> None:

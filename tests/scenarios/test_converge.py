@@ -18,7 +18,8 @@ import aiohttp
 from provisioner.emulator._faults import FaultPlan, RequestKind
 from provisioner.emulator._server import RunningEmulator, running_emulator
 from provisioner.engine import NullObserver
-from provisioner.engine._apply import ApplyRun, RunOptions
+from provisioner.engine._apply import ApplyRun
+from provisioner.engine._entries import RunOptions
 from provisioner.engine._plan import run_plan, write_plan
 from provisioner.engine._state import StateStore
 from provisioner.manifest._load import DatabaseSpec

@@ -10,9 +10,7 @@ import pytest
 from provisioner.cli._main import main
 from provisioner.emulator._faults import FaultPlan, RequestKind
 from provisioner.emulator._server import RunningEmulator
-from provisioner.engine._apply import ApplyRun, RunOptions
-from provisioner.engine._plan import run_plan
-from provisioner.engine._rollback import run_rollback
+from provisioner.engine import ApplyRun, RunOptions, run_plan, run_rollback
 from provisioner.manifest._load import DatabaseSpec
 from provisioner.reports._model import Outcome, Report
 from provisioner.secrets import Secret

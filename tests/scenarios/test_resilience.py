@@ -1,5 +1,6 @@
 """What goes wrong around a run, not inside one entry: credentials refused mid-run, a second
-signal, an outage before anything is sent, a report that cannot be written, odd numbers."""
+signal, a signal to a rollback, an outage before anything is sent, a report that cannot be
+written, odd numbers."""
 
 from __future__ import annotations
 
@@ -16,14 +17,13 @@ from provisioner.cli._main import main
 from provisioner.emulator._faults import FaultPlan, RequestKind
 from provisioner.emulator._server import RunningEmulator, running_emulator
 from provisioner.emulator._store import Store
-from provisioner.engine import NullObserver
-from provisioner.engine._apply import ApplyRun, RunOptions
+from provisioner.engine import ApplyRun, NullObserver, RunOptions
 from provisioner.engine._state import COMMIT_EVERY, StateStore
 from provisioner.errors import RetryableError
 from provisioner.reports._io import load_report
 from provisioner.reports._model import Outcome, Result
 from provisioner.secrets import Secret
-from tests.cliproc import LOOPS, cli_env, start_cli
+from tests.cliproc import LOOPS, cli_env, run_cli, start_cli
 from tests.conftest import EmulatorFactory, make_settings
 from tests.helpers import manifest, many, write_manifest
 
@@ -60,6 +60,7 @@ async def test_credentials_refused_mid_run_fail_the_rest_and_the_report_is_whole
         assert len(emu.store.connections()) == report.summary.created
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("loop", LOOPS)
 async def test_second_signal_cancels_in_flight_at_once_and_still_writes_the_report(
     tmp_path: Path, loop: str
@@ -86,6 +87,44 @@ async def test_second_signal_cancels_in_flight_at_once_and_still_writes_the_repo
     result = load_report(report)
     assert result.summary.skipped == 8
     assert {r.error for r in result.results} == {"interrupted"}
+
+
+async def test_sigterm_stops_a_rollback_gracefully_and_still_writes_its_report(
+    tmp_path: Path,
+) -> None:
+    """Rollback runs in the same skeleton as apply: a signal lets the delete in flight
+    finish, starts no other, exits 130 and writes the report (in-flight deletes take 0.5 s)."""
+    path = write_manifest(tmp_path / "undo.yaml", [f"undo-{i}" for i in range(8)])
+    applied, undone = tmp_path / "apply.json", tmp_path / "rollback.json"
+    async with running_emulator(FaultPlan(latency={"delete": 500.0})) as emu:
+        env = cli_env(emu)
+        made = await run_cli(
+            "apply", str(path), "--rate", "1000", "--report", str(applied), env=env
+        )
+        assert made.code == 0, made.stderr[-2000:]
+        proc = await start_cli(
+            "rollback", str(applied), "--yes", "--concurrency", "1", "--rate", "1000",
+            "--log-format", "json", "--report", str(undone),
+            env=env, stdout=asyncio.subprocess.DEVNULL,
+        )  # fmt: skip
+        assert proc.stderr is not None
+        signalled = False
+        while line := await proc.stderr.readline():
+            if not signalled and b'"entry_finished"' in line:
+                proc.send_signal(signal.SIGTERM)  # the next delete is in flight by now
+                signalled = True
+        await proc.wait()
+        left = {c.name for c in emu.store.connections()}
+    assert proc.returncode == 130
+    report = load_report(undone)
+    assert len(report.results) == 8
+    deleted = {r.name for r in report.results if r.status is Outcome.DELETED}
+    skipped = [r for r in report.results if r.status is Outcome.SKIPPED]
+    assert len(deleted) >= 2  # the first, and the one in flight when the signal came
+    assert skipped
+    assert {r.error for r in skipped} == {"interrupted"}
+    assert len(deleted) + len(skipped) == 8
+    assert left == {r.name for r in skipped}  # nothing deleted that the report calls skipped
 
 
 async def test_an_outage_before_any_create_fails_every_entry_with_a_report(

@@ -7,13 +7,16 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
 from provisioner.emulator._faults import FaultPlan
-from provisioner.engine._apply import ApplyRun, RunOptions
+from provisioner.engine import ApplyRun, RunOptions
 from provisioner.settings import Backoff
 from tests.conftest import EmulatorFactory, make_settings
 from tests.helpers import manifest, many
 
 
+@pytest.mark.slow
 async def test_rate_far_above_a_40_per_s_limit_without_retry_after_keeps_429s_under_5_percent(
     start_emulator: EmulatorFactory, tmp_path: Path
 ) -> None:

@@ -1,1 +1,1 @@
-"""Real services the tests start for themselves (a Pushgateway) and the programs they need."""
+"""Throwaway real services the tests start by themselves (PostgreSQL, a Pushgateway)."""

@@ -7,7 +7,6 @@ import json
 import logging
 import re
 from collections.abc import AsyncIterator, Iterator, Mapping
-from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
 
@@ -22,11 +21,11 @@ from aioresponses.compat import normalize_url
 from structlog.testing import capture_logs
 from yarl import URL
 
-from provisioner.aep._client import Connection, Created, FlowClient
+from provisioner.aep._client import ClientConfig, Connection, Created, FlowClient
 from provisioner.aep._pacing import Retrier
 from provisioner.errors import AuthError, PermanentError, RetryableError
 from provisioner.secrets import Secret
-from provisioner.settings import DEFAULT_SCOPES, Backoff, Credentials, Settings
+from provisioner.settings import DEFAULT_SCOPES, Backoff, Credentials
 
 PLATFORM = "https://platform.test"
 FLOW = PLATFORM + "/data/foundation/flowservice"
@@ -68,6 +67,8 @@ class FakeHttp(aioresponses):
 
 
 class FakePacer:
+    rate = 5.0
+
     def __init__(self) -> None:
         self.acquired = 0
         self.successes = 0
@@ -110,16 +111,17 @@ class RecordingSleep:
         self.delays.append(seconds)
 
 
-def make_settings(
+def make_config(
     *,
     platform_url: str = PLATFORM,
     ims_url: str = "https://ims.test",
     access_token: str | None = None,
     retry_after_cap: float = 60.0,
-) -> Settings:
-    return Settings(
-        platform_url=platform_url,
-        ims_url=ims_url,
+) -> ClientConfig:
+    """The client's config alone: no state path, no other setting of the tool."""
+    return ClientConfig(
+        flow_url=f"{platform_url}/data/foundation/flowservice",
+        token_url=f"{ims_url}/ims/token/v3",
         credentials=Credentials(
             client_id="client-1",
             client_secret=Secret(CLIENT_SECRET),
@@ -127,7 +129,6 @@ def make_settings(
             access_token=Secret(access_token) if access_token else None,
         ),
         backoff=Backoff(base=0.0, cap=0.0, max_attempts=3, retry_after_cap=retry_after_cap),
-        state_path=Path("unused-state.db"),
     )
 
 
@@ -159,7 +160,7 @@ def http() -> Iterator[FakeHttp]:
 
 @pytest.fixture
 async def client(pacer, tokens, sleep) -> AsyncIterator[FlowClient]:
-    settings = make_settings()
+    settings = make_config()
     reads = Retrier(settings.backoff, sleep=sleep)
     async with FlowClient(settings, pacer=pacer, tokens=tokens, reads=reads) as flow:
         yield flow
@@ -189,7 +190,7 @@ async def test_events_follow_the_logging_configured_before_the_client_is_opened(
 ) -> None:
     """The client binds its logger when opened, not when built: configuring logging in
     between (as the CLI does) is honoured."""
-    flow = FlowClient(make_settings(), pacer=pacer, tokens=tokens)
+    flow = FlowClient(make_config(), pacer=pacer, tokens=tokens)
     http.post(CONNECTIONS, status=201, payload={"id": "c-1"})
     structlog.configure(wrapper_class=structlog.make_filtering_bound_logger(logging.DEBUG))
     with capture_logs() as logs:
@@ -457,7 +458,7 @@ async def test_second_401_is_permanent_and_not_retried_again(
 
 
 async def test_ready_access_token_is_sent_and_ims_is_never_called(http: FakeHttp) -> None:
-    settings = make_settings(access_token="ready-token")
+    settings = make_config(access_token="ready-token")
     http.post(CONNECTIONS, status=201, payload={"id": "c-1"})
     async with FlowClient(settings, pacer=FakePacer()) as flow:
         await flow.authenticate()
@@ -472,7 +473,7 @@ async def test_ims_token_is_fetched_with_the_client_credentials_form(http: FakeH
         IMS_TOKEN, payload={"access_token": "ims-tok", "token_type": "bearer", "expires_in": 86399}
     )
     http.post(CONNECTIONS, status=201, payload={"id": "c-1"}, repeat=True)
-    async with FlowClient(make_settings(), pacer=FakePacer()) as flow:
+    async with FlowClient(make_config(), pacer=FakePacer()) as flow:
         await flow.create_connection(BODY, sandbox="prod")
         await flow.create_connection(BODY, sandbox="prod")
     (ims,) = calls(http, "POST", IMS_TOKEN)
@@ -494,7 +495,7 @@ async def test_ims_refusal_is_auth_error_with_the_oauth_reason(http: FakeHttp, s
         status=status,
         payload={"error": "invalid_client", "error_description": "invalid client_secret"},
     )
-    async with FlowClient(make_settings(), pacer=FakePacer()) as flow:
+    async with FlowClient(make_config(), pacer=FakePacer()) as flow:
         with pytest.raises(AuthError) as info:
             await flow.authenticate()
     assert "invalid_client" in str(info.value)
@@ -506,7 +507,7 @@ async def test_ims_server_error_is_retried_then_given_up_as_retryable(
     http: FakeHttp, sleep: RecordingSleep
 ) -> None:
     http.post(IMS_TOKEN, status=503, body="", repeat=True)
-    settings = make_settings()
+    settings = make_config()
     reads = Retrier(settings.backoff, sleep=sleep)
     async with FlowClient(settings, pacer=FakePacer(), reads=reads) as flow:
         with pytest.raises(RetryableError) as info:
@@ -520,7 +521,7 @@ async def test_ims_unavailable_once_is_retried_before_the_run_starts(
 ) -> None:
     http.post(IMS_TOKEN, status=503, body="")
     http.post(IMS_TOKEN, payload={"access_token": "tok", "expires_in": 3600})
-    settings = make_settings()
+    settings = make_config()
     reads = Retrier(settings.backoff, sleep=sleep)
     async with FlowClient(settings, pacer=FakePacer(), reads=reads) as flow:
         await flow.authenticate()
@@ -529,14 +530,14 @@ async def test_ims_unavailable_once_is_retried_before_the_run_starts(
 
 async def test_ims_answer_without_access_token_is_auth_error(http: FakeHttp) -> None:
     http.post(IMS_TOKEN, payload={"token_type": "bearer"})
-    async with FlowClient(make_settings(), pacer=FakePacer()) as flow:
+    async with FlowClient(make_config(), pacer=FakePacer()) as flow:
         with pytest.raises(AuthError, match="access_token"):
             await flow.authenticate()
 
 
 async def test_unreachable_ims_is_retryable(http: FakeHttp, sleep: RecordingSleep) -> None:
     http.post(IMS_TOKEN, exception=aiohttp.ServerDisconnectedError(), repeat=True)
-    settings = make_settings()
+    settings = make_config()
     reads = Retrier(settings.backoff, sleep=sleep)
     async with FlowClient(settings, pacer=FakePacer(), reads=reads) as flow:
         with pytest.raises(RetryableError, match="IMS token"):
@@ -715,7 +716,7 @@ async def test_get_connection_empty_items_is_none(client: FlowClient, http: Fake
 
 
 async def test_client_cannot_be_reopened_after_close() -> None:
-    flow = FlowClient(make_settings(), pacer=FakePacer(), tokens=FakeTokens())
+    flow = FlowClient(make_config(), pacer=FakePacer(), tokens=FakeTokens())
     async with flow:
         pass
     with pytest.raises(RuntimeError, match="reopened"):
@@ -724,17 +725,17 @@ async def test_client_cannot_be_reopened_after_close() -> None:
 
 
 async def test_client_cannot_be_entered_twice() -> None:
-    async with FlowClient(make_settings(), pacer=FakePacer(), tokens=FakeTokens()) as flow:
+    async with FlowClient(make_config(), pacer=FakePacer(), tokens=FakeTokens()) as flow:
         with pytest.raises(RuntimeError, match="reopened"):
             await flow.__aenter__()
 
 
 def test_client_refuses_requests_before_it_is_opened() -> None:
-    flow = FlowClient(make_settings(), pacer=FakePacer(), tokens=FakeTokens())
+    flow = FlowClient(make_config(), pacer=FakePacer(), tokens=FakeTokens())
     with pytest.raises(RuntimeError, match="not open"):
         _ = flow.session
     with pytest.raises(RuntimeError, match="not open"):
-        _ = FlowClient(make_settings(), pacer=FakePacer()).tokens
+        _ = FlowClient(make_config(), pacer=FakePacer()).tokens
 
 
 # --- on the wire -----------------------------------------------------------------------------
@@ -757,7 +758,7 @@ async def test_wire_headers_ims_form_and_json_content_type() -> None:
     app.router.add_post("/data/foundation/flowservice/connections", create)
     async with TestServer(app, host="127.0.0.1") as server:
         base = str(server.make_url("")).rstrip("/")
-        settings = make_settings(platform_url=base, ims_url=base)
+        settings = make_config(platform_url=base, ims_url=base)
         async with FlowClient(settings, pacer=FakePacer()) as flow:
             created = await asyncio.wait_for(
                 flow.create_connection(BODY, sandbox="prod"), timeout=5.0
@@ -829,3 +830,32 @@ async def test_a_connection_carries_who_made_it_and_when(
     first, second = await client.list_connections(sandbox="prod")
     assert (first.created_client, first.created_at) == ("cid", 1_700_000_000_000)
     assert second.created_at is None
+
+
+async def test_an_injected_session_carries_the_requests_and_is_left_open() -> None:
+    """The transport seam: a caller's session (its own headers, connector) is used as is,
+    for IMS and Flow alike, and the client does not close what it did not open."""
+    agents: list[str] = []
+
+    async def token(request: web.Request) -> web.Response:
+        agents.append(request.headers["User-Agent"])
+        return web.json_response({"access_token": "seam-tok", "expires_in": 3600})
+
+    async def create(request: web.Request) -> web.Response:
+        agents.append(request.headers["User-Agent"])
+        return web.json_response({"id": "c-9"}, status=201)
+
+    app = web.Application()
+    app.router.add_post("/ims/token/v3", token)
+    app.router.add_post("/data/foundation/flowservice/connections", create)
+    async with (
+        TestServer(app, host="127.0.0.1") as server,
+        aiohttp.ClientSession(headers={"User-Agent": "injected/1"}) as session,
+    ):
+        base = str(server.make_url("")).rstrip("/")
+        config = make_config(platform_url=base, ims_url=base)
+        async with FlowClient(config, pacer=FakePacer(), session=session) as flow:
+            created = await flow.create_connection(BODY, sandbox="prod")
+        assert not session.closed
+    assert created.id == "c-9"
+    assert agents == ["injected/1", "injected/1"]

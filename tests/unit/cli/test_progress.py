@@ -1,4 +1,4 @@
-"""The run observers: the bar drawn on a real pseudo-terminal, and when it is used."""
+"""The run observers: the bar (rich's) drawn on a real pseudo-terminal, and when it is used."""
 
 from __future__ import annotations
 
@@ -7,16 +7,21 @@ import io
 import os
 import re
 import select
+import subprocess
 import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
+from pathlib import Path
 from typing import TextIO
 
 import pytest
+import structlog
 
+from provisioner.cli._logs import configure_logging
 from provisioner.cli._progress import ProgressObserver, make_observer
 from provisioner.engine import NullObserver, RunObserver
 from provisioner.reports._model import Outcome, Result
+from tests.cliproc import cli_env
 
 _ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")
 
@@ -145,28 +150,27 @@ def _raw(tty: Tty, until: bytes) -> bytes:
     return raw
 
 
-def _on_stderr(tty: Tty, monkeypatch: pytest.MonkeyPatch) -> ProgressObserver:
-    """A bar on the terminal that is also ``sys.stderr``, as in a run (set in the test's
-    body: pytest's capture swaps ``sys.stderr`` between a fixture and the test)."""
-    monkeypatch.setattr(sys, "stderr", tty.stream)
-    return ProgressObserver(stream=tty.stream)
-
-
-def test_lines_written_while_the_bar_runs_go_above_it(
-    tty: Tty, monkeypatch: pytest.MonkeyPatch
+def test_log_lines_written_while_the_bar_runs_go_above_it_through_rich(
+    tty: Tty, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    observer = _on_stderr(tty, monkeypatch)
+    configure_logging(fmt="console")  # to stderr, which the bar takes over while drawn
+    stderr = sys.stderr
+    observer = ProgressObserver(stream=tty.stream)
     observer.start(3)
     try:
-        assert sys.stderr is not tty.stream  # lifted while the bar is shown
-        sys.stderr.write("a log line\n")
+        structlog.get_logger().warning("grace_expired", cancelled=2)
+        assert sys.stderr is stderr  # nothing is swapped
         observer.entry_finished(_result(Outcome.CREATED))
     finally:
         observer.close()
-    assert sys.stderr is tty.stream  # given back
-    raw = _raw(tty, b"1/3")
-    # the bar is erased, the line written, then the bar drawn again below it
-    assert re.search(rb"\r\x1b\[2Ka log line\r?\n\r\x1b\[2Kapply \[", raw), raw
+    structlog.get_logger().warning("after_the_bar")
+    text = _ANSI.sub("", _raw(tty, b"1/3").decode())
+    lines = [line for line in re.split(r"[\r\n]+", text) if line.strip()]
+    logged = next(i for i, line in enumerate(lines) if "grace_expired cancelled=2" in line)
+    assert lines[logged + 1].startswith("apply ")  # the bar is drawn again below the line
+    err = capsys.readouterr().err
+    assert "grace_expired" not in err
+    assert "after_the_bar" in err  # once the bar is gone: stderr again
 
 
 def test_time_left_comes_from_the_pace_so_far(tty: Tty) -> None:
@@ -194,9 +198,7 @@ def test_no_color_and_a_narrow_terminal(tty: Tty, monkeypatch: pytest.MonkeyPatc
     assert "1/2 created 0 existing 0 failed 1 - req/s ETA" in raw
 
 
-def test_a_line_never_wraps_so_it_can_be_erased_in_place(
-    tty: Tty, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_a_line_is_fitted_to_a_narrow_terminal(tty: Tty, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("COLUMNS", "30")
     observer = ProgressObserver(stream=tty.stream)
     observer.start(2)
@@ -205,7 +207,8 @@ def test_a_line_never_wraps_so_it_can_be_erased_in_place(
     text = _ANSI.sub("", _raw(tty, b"\r\n").decode())
     drawn = [line for line in re.split(r"[\r\n]+", text) if line]
     assert drawn
-    assert all(len(line) <= 29 for line in drawn), drawn
+    assert all(len(line) <= 30 for line in drawn), drawn
+    assert "1/2" in drawn[-1]
 
 
 def test_the_bar_is_refreshed_while_nothing_happens_and_not_lost_when_updates_bunch(
@@ -235,22 +238,8 @@ def test_the_bar_is_refreshed_while_nothing_happens_and_not_lost_when_updates_bu
     asyncio.run(run())
 
 
-def test_a_line_left_open_above_the_bar_is_not_drawn_over(
-    tty: Tty, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    observer = _on_stderr(tty, monkeypatch)
-    observer.start(1)
-    try:
-        sys.stderr.writelines(["Continue? ", "(waiting)"])
-        observer.entry_finished(_result(Outcome.CREATED))
-    finally:
-        observer.close()
-    raw = _raw(tty, b"1/1").decode()
-    assert "Continue? (waiting)\r\napply" in raw  # the bar went below it, nothing erased it
-
-
-def test_streams_are_given_back_even_when_the_last_draw_fails(
-    monkeypatch: pytest.MonkeyPatch,
+def test_log_lines_go_back_to_stderr_even_when_the_last_draw_fails(
+    capsys: pytest.CaptureFixture[str],
 ) -> None:
     class Gone(io.StringIO):
         def isatty(self) -> bool:
@@ -263,14 +252,44 @@ def test_streams_are_given_back_even_when_the_last_draw_fails(
 
         closed_terminal = False
 
+    configure_logging(fmt="console")
     screen = Gone()
-    before = (sys.stdout, sys.stderr)
     observer = ProgressObserver(stream=screen)
     observer.start(1)
     screen.closed_terminal = True
     with pytest.raises(OSError, match="Input/output"):
         observer.close()
-    assert (sys.stdout, sys.stderr) == before
+    structlog.get_logger().warning("still_heard")
+    assert "still_heard" in capsys.readouterr().err
+
+
+def test_a_run_off_a_terminal_never_imports_rich(tmp_path: Path) -> None:
+    """Cron and CI pay nothing for the bar: a whole apply with the bar enabled but stderr not a
+    terminal, in a fresh interpreter, ends with rich never imported."""
+    script = (
+        "import sys\n"
+        "from provisioner.cli import run\n"
+        "sys.argv = ['provisioner', 'apply', 'configs/example.yaml', '--emulator']\n"
+        "try:\n"
+        "    run()\n"
+        "except SystemExit as exc:\n"
+        "    print(exc.code, sorted(m for m in sys.modules if m.split('.')[0] == 'rich'))\n"
+    )
+    env = cli_env(
+        ORACLE_PASSWORD="demo-oracle-pw", HR_PASSWORD="demo-hr-pw", BILLING_PASSWORD="demo-b-pw"
+    )
+    example = Path(__file__).parents[3] / "configs" / "example.yaml"
+    (tmp_path / "configs").mkdir()
+    (tmp_path / "configs" / "example.yaml").write_text(example.read_text())
+    done = subprocess.run(
+        [sys.executable, "-c", script],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert done.stdout.split("\n")[-2] == "0 []", (done.stdout, done.stderr)
 
 
 def test_make_observer_is_null_for_a_stream_that_is_not_a_terminal() -> None:

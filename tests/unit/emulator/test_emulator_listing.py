@@ -34,7 +34,7 @@ Served = tuple[RunningEmulator, EmulatorCaller, str]
 
 
 @pytest.fixture
-async def served() -> AsyncIterator[Served]:
+async def served_with_token() -> AsyncIterator[Served]:
     async with serving(FaultPlan()) as (emu, caller):
         yield emu, caller, await caller.access_token()
 
@@ -59,8 +59,8 @@ def code_of(reply: Reply) -> str:
     return str(reply.field("type")).rsplit("/", 1)[-1]
 
 
-async def test_filters_on_exact_names_with_unusual_characters(served: Served) -> None:
-    _, caller, token = served
+async def test_filters_on_exact_names_with_unusual_characters(served_with_token: Served) -> None:
+    _, caller, token = served_with_token
     await create_all(caller, token, ODD_NAMES)
     for name in ODD_NAMES:
         if "," in name:
@@ -68,15 +68,15 @@ async def test_filters_on_exact_names_with_unusual_characters(served: Served) ->
         assert await names_of(caller, token, ("property", f"name=={name}")) == [name]
 
 
-async def test_a_comma_means_or(served: Served) -> None:
-    _, caller, token = served
+async def test_a_comma_means_or(served_with_token: Served) -> None:
+    _, caller, token = served_with_token
     await create_all(caller, token, ODD_NAMES)
     found = await names_of(caller, token, ("property", "name==a,b"))
     assert found == ["a", "b"]  # the name "a,b" cannot be matched by a filter: it splits
 
 
-async def test_not_equal_and_anded_properties(served: Served) -> None:
-    _, caller, token = served
+async def test_not_equal_and_anded_properties(served_with_token: Served) -> None:
+    _, caller, token = served_with_token
     await create_all(caller, token, ["one", "two", "three"])
     assert await names_of(caller, token, ("property", "name!=one,two")) == ["three"]
     both = await names_of(
@@ -89,15 +89,15 @@ async def test_not_equal_and_anded_properties(served: Served) -> None:
     assert none == []
 
 
-async def test_listing_is_scoped_to_the_sandbox(served: Served) -> None:
-    _, caller, token = served
+async def test_listing_is_scoped_to_the_sandbox(served_with_token: Served) -> None:
+    _, caller, token = served_with_token
     await create_all(caller, token, ["mine"])
     reply = await caller.flow("GET", CONNECTIONS, token=token, headers={"x-sandbox-name": "dev"})
     assert reply.body == {"items": []}
 
 
-async def test_orderby_name_both_ways(served: Served) -> None:
-    _, caller, token = served
+async def test_orderby_name_both_ways(served_with_token: Served) -> None:
+    _, caller, token = served_with_token
     await create_all(caller, token, ["b", "c", "a"])
     assert await names_of(caller, token) == ["b", "c", "a"]
     assert await names_of(caller, token, ("orderby", "name")) == ["a", "b", "c"]
@@ -105,8 +105,8 @@ async def test_orderby_name_both_ways(served: Served) -> None:
     assert await names_of(caller, token, ("orderby", "-name")) == ["c", "b", "a"]
 
 
-async def test_count_only_and_not_with_limit(served: Served) -> None:
-    _, caller, token = served
+async def test_count_only_and_not_with_limit(served_with_token: Served) -> None:
+    _, caller, token = served_with_token
     await create_all(caller, token, ["a", "b", "b"])
     reply = await caller.flow(
         "GET", CONNECTIONS, token=token, params=[("count", "true"), ("property", "name==b")]
@@ -130,14 +130,16 @@ async def test_count_only_and_not_with_limit(served: Served) -> None:
         [("continuationToken", "not-a-token!")],
     ],
 )
-async def test_malformed_queries_are_400(served: Served, params: list[tuple[str, str]]) -> None:
-    _, caller, token = served
+async def test_malformed_queries_are_400(
+    served_with_token: Served, params: list[tuple[str, str]]
+) -> None:
+    _, caller, token = served_with_token
     reply = await caller.flow("GET", CONNECTIONS, token=token, params=params)
     assert (reply.status, code_of(reply)) == (400, "FLOW-1402-400")
 
 
-async def test_paging_follows_relative_links_to_the_end(served: Served) -> None:
-    emu, caller, token = served
+async def test_paging_follows_relative_links_to_the_end(served_with_token: Served) -> None:
+    emu, caller, token = served_with_token
     names = [f"db-{i:02d}" for i in range(7)] + ["other"]
     await create_all(caller, token, names)
     seen: list[str] = []
@@ -166,8 +168,10 @@ async def test_paging_follows_relative_links_to_the_end(served: Served) -> None:
     assert emu.stats.requests[RequestKind.LIST] == 3
 
 
-async def test_paging_is_stable_when_rows_are_added_between_pages(served: Served) -> None:
-    _, caller, token = served
+async def test_paging_is_stable_when_rows_are_added_between_pages(
+    served_with_token: Served,
+) -> None:
+    _, caller, token = served_with_token
     await create_all(caller, token, ["a", "b", "c"])
     first = await caller.flow("GET", CONNECTIONS, token=token, params=[("limit", "2")])
     await create_all(caller, token, ["d"])
@@ -177,8 +181,8 @@ async def test_paging_is_stable_when_rows_are_added_between_pages(served: Served
     assert rest.field("_links") is None
 
 
-async def test_default_page_size_and_last_page_has_no_links(served: Served) -> None:
-    _, caller, token = served
+async def test_default_page_size_and_last_page_has_no_links(served_with_token: Served) -> None:
+    _, caller, token = served_with_token
     await create_all(caller, token, ["only"])
     reply = await caller.flow("GET", CONNECTIONS, token=token)
     assert set(js(reply)) == {"items"}
@@ -205,15 +209,15 @@ def test_token_round_trips_the_query() -> None:
     assert back.after == Cursor(seq=5, name="m")
 
 
-async def test_unencoded_plus_in_orderby_means_ascending(served: Served) -> None:
-    _, caller, token = served
+async def test_unencoded_plus_in_orderby_means_ascending(served_with_token: Served) -> None:
+    _, caller, token = served_with_token
     await create_all(caller, token, ["b", "a"])
     reply = await caller.flow("GET", CONNECTIONS + "?orderby=+name", token=token)
     assert [item["name"] for item in js(reply)["items"]] == ["a", "b"]
 
 
-async def test_an_explicit_limit_overrides_the_token_page_size(served: Served) -> None:
-    _, caller, token = served
+async def test_an_explicit_limit_overrides_the_token_page_size(served_with_token: Served) -> None:
+    _, caller, token = served_with_token
     await create_all(caller, token, ["a", "b", "c", "d"])
     first = await caller.flow("GET", CONNECTIONS, token=token, params=[("limit", "1")])
     href = js(first)["_links"]["next"]["href"]

@@ -57,7 +57,7 @@ class FakeClock:
 @pytest.fixture
 def info_logs() -> Iterator[list[EventDict]]:
     structlog.configure(wrapper_class=structlog.make_filtering_bound_logger(logging.DEBUG))
-    with capture_logs() as logs:
+    with capture_logs(processors=[structlog.contextvars.merge_contextvars]) as logs:
         yield logs
 
 

@@ -10,14 +10,15 @@ from pathlib import Path
 import pytest
 from structlog.testing import capture_logs
 
-from provisioner.aep import Connection, RateController
+from provisioner.aep import ClientConfig, Connection, RateController
 from provisioner.aep._client import FlowClient
 from provisioner.cli._main import build_parser, main
 from provisioner.emulator._faults import FaultPlan, RequestKind
 from provisioner.emulator._server import RunningEmulator, running_emulator
-from provisioner.engine._apply import ApplyRun, RunOptions
+from provisioner.engine._apply import ApplyRun
 from provisioner.engine._converge import Converger, judge_copies
 from provisioner.engine._discover import duplicated_names
+from provisioner.engine._entries import RunOptions
 from provisioner.engine._provision import answer_lost
 from provisioner.engine._state import StateStore
 from provisioner.errors import ConfigError, PermanentError, RetryableError
@@ -168,7 +169,7 @@ async def test_deletes_that_find_the_copy_gone_or_fail_are_told_apart(tmp_path: 
     time = _Time()
     async with running_emulator(FaultPlan(), clock=time.clock) as emu:
         settings = make_settings(emu, tmp_path, backoff=Backoff(base=0, cap=0, max_attempts=2))
-        async with FlowClient(settings, pacer=RateController(1000.0)) as client:
+        async with FlowClient(ClientConfig.of(settings), pacer=RateController(1000.0)) as client:
             await client.authenticate()
             converger = Converger(
                 client, client_id=OURS, backoff=settings.backoff, concurrency=2, sleep=time.sleep
@@ -284,7 +285,7 @@ async def test_the_read_back_counts_and_lists_only_a_batch_whose_count_is_off(
     time = _Time()
     async with running_emulator(FaultPlan(), clock=time.clock) as emu:
         settings = make_settings(emu, tmp_path)
-        async with FlowClient(settings, pacer=RateController(1000.0)) as client:
+        async with FlowClient(ClientConfig.of(settings), pacer=RateController(1000.0)) as client:
             await client.authenticate()
             await _apply(emu, tmp_path, [spec("a"), spec("b"), spec("c d")], time, settle=0.0)
             (b,) = [r for r in emu.store.connections() if r.name == "b"]

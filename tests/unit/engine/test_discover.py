@@ -10,7 +10,7 @@ import pytest
 
 from provisioner.emulator._faults import FaultPlan, RequestKind
 from provisioner.emulator._server import RunningEmulator
-from provisioner.engine._apply import ApplyRun, RunOptions
+from provisioner.engine import ApplyRun, RunOptions
 from provisioner.reports._model import Outcome
 from tests.conftest import EMULATOR_ORG, EmulatorFactory, make_settings
 from tests.emulator_caller import EmulatorCaller, oracle_body

@@ -15,7 +15,8 @@ from structlog.typing import EventDict
 
 from provisioner.aep._pacing import RetryBudget
 from provisioner.cli import _eventloop as eventloop
-from provisioner.engine._pool import Job, Pool, PoolConfig, Provisioned
+from provisioner.engine._domain import Job
+from provisioner.engine._pool import Pool, PoolConfig, Provisioned
 from provisioner.errors import PermanentError, RetryableError
 from provisioner.reports._model import Outcome, Result
 from provisioner.settings import Backoff

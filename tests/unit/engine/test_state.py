@@ -1,4 +1,5 @@
-"""state.py: the SQLite state per target, fingerprints without secrets, and the run lock."""
+"""The state per target on both backends (SQLite, PostgreSQL), fingerprints without secrets,
+and the SQLite run lock."""
 
 from __future__ import annotations
 
@@ -7,13 +8,15 @@ import hmac
 import json
 import os
 import sqlite3
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import replace
 from pathlib import Path
 
+import psycopg
 import pytest
 
-from provisioner.engine._state import RunLock, StateEntry, StateStore
+from provisioner.engine._state import RunLock, StateEntry, StateStore, open_state_at
+from provisioner.engine._statebase import SCHEMA_VERSION, BufferedState
 from provisioner.errors import ConfigError, LockedError
 from provisioner.reports._model import Outcome, Result
 from provisioner.secrets import Secret
@@ -28,8 +31,8 @@ def db_path(tmp_path: Path) -> Path:
 
 
 @pytest.fixture
-def store(db_path: Path) -> Iterator[StateStore]:
-    with StateStore.open(db_path) as opened:
+def store(state_location: Path | str) -> Iterator[BufferedState]:
+    with open_state_at(state_location) as opened:
         yield opened
 
 
@@ -55,7 +58,7 @@ def test_open_creates_the_directory(db_path: Path) -> None:
     assert db_path.exists()
 
 
-def test_recorded_outcome_reads_back(store: StateStore) -> None:
+def test_recorded_outcome_reads_back(store: BufferedState) -> None:
     store.record(TARGET, created(attempts=2), run_id="run-1", fingerprint="fp-1")
     assert store.entries(TARGET) == {
         "fin": StateEntry(
@@ -70,7 +73,7 @@ def test_recorded_outcome_reads_back(store: StateStore) -> None:
     }
 
 
-def test_failed_outcome_keeps_its_error(store: StateStore) -> None:
+def test_failed_outcome_keeps_its_error(store: BufferedState) -> None:
     failed = Result(
         name="hr", sandbox="prod", status=Outcome.FAILED, attempts=5, error="gave up after 5"
     )
@@ -82,14 +85,14 @@ def test_failed_outcome_keeps_its_error(store: StateStore) -> None:
     assert entry.created_by_us is False
 
 
-def test_entries_survive_reopening(db_path: Path) -> None:
-    with StateStore.open(db_path) as first:
+def test_entries_survive_reopening(state_location: Path | str) -> None:
+    with open_state_at(state_location) as first:
         first.record(TARGET, created(), run_id="run-1")
-    with StateStore.open(db_path) as second:
+    with open_state_at(state_location) as second:
         assert second.entries(TARGET)["fin"].connection_id == "id-fin"
 
 
-def test_targets_are_kept_apart(store: StateStore) -> None:
+def test_targets_are_kept_apart(store: BufferedState) -> None:
     other = "http://127.0.0.1:9999|ORG@AdobeOrg|prod"
     store.record(TARGET, created("fin"), run_id="run-1")
     store.record(other, created("hr"), run_id="run-1")
@@ -98,7 +101,7 @@ def test_targets_are_kept_apart(store: StateStore) -> None:
     assert store.entries("nowhere") == {}
 
 
-def test_later_outcome_keeps_the_known_connection_id_and_fingerprint(store: StateStore) -> None:
+def test_later_outcome_keeps_the_known_connection_id_and_fingerprint(store: BufferedState) -> None:
     store.record(TARGET, created(), run_id="run-1", fingerprint="fp-1")
     skipped = Result(name="fin", sandbox="prod", status=Outcome.SKIPPED, error="interrupted")
     store.record(TARGET, skipped, run_id="run-2")
@@ -109,12 +112,12 @@ def test_later_outcome_keeps_the_known_connection_id_and_fingerprint(store: Stat
     assert entry.created_by_us is True, "once created by us, always created by us"
 
 
-def test_adopted_connection_is_not_marked_as_created_by_us(store: StateStore) -> None:
+def test_adopted_connection_is_not_marked_as_created_by_us(store: BufferedState) -> None:
     store.record(TARGET, created(status=Outcome.EXISTING, http_status=200), run_id="run-1")
     assert store.entries(TARGET)["fin"].created_by_us is False
 
 
-def test_one_row_per_name_and_target(store: StateStore) -> None:
+def test_one_row_per_name_and_target(store: BufferedState) -> None:
     for attempt in range(1, 4):
         store.record(TARGET, created(attempts=attempt), run_id=f"run-{attempt}")
     entries = store.entries(TARGET)
@@ -132,14 +135,14 @@ def test_unwritable_location_is_a_config_error(tmp_path: Path) -> None:
 # --- fingerprints ----------------------------------------------------------------------------
 
 
-def test_fingerprint_is_stable_for_the_same_entry(store: StateStore) -> None:
+def test_fingerprint_is_stable_for_the_same_entry(store: BufferedState) -> None:
     assert store.fingerprint(spec("fin")) == store.fingerprint(spec("fin"))
 
 
-def test_fingerprint_is_stable_across_reopening(db_path: Path) -> None:
-    with StateStore.open(db_path) as first:
+def test_fingerprint_is_stable_across_reopening(state_location: Path | str) -> None:
+    with open_state_at(state_location) as first:
         before = first.fingerprint(spec("fin"))
-    with StateStore.open(db_path) as second:
+    with open_state_at(state_location) as second:
         assert second.fingerprint(spec("fin")) == before
 
 
@@ -156,33 +159,32 @@ def test_fingerprint_is_stable_across_reopening(db_path: Path) -> None:
     ids=lambda change: next(iter(change)),
 )
 def test_fingerprint_changes_with_what_goes_into_the_connection(
-    store: StateStore, change: dict[str, object]
+    store: BufferedState, change: dict[str, object]
 ) -> None:
     base = spec("fin")
     changed = replace(base, **change)  # type: ignore[arg-type]
     assert store.fingerprint(changed) != store.fingerprint(base)
 
 
-def test_fingerprint_format_is_that_of_earlier_versions(db_path: Path) -> None:
+def test_fingerprint_format_is_that_of_earlier_versions(state_location: Path | str) -> None:
     """HMAC-SHA256 under the database's key of the JSON array of the connection's values: a
     state written by an earlier version still matches (no update storm after an upgrade)."""
     entry = spec("fin", host="h\u00e9.example.com", description='caf\u00e9 \u2014 "q"')
-    with StateStore.open(db_path) as store:
+    with open_state_at(state_location) as store:
         got = store.fingerprint(entry)
-    with sqlite3.connect(db_path) as conn:
-        key = conn.execute("SELECT value FROM meta WHERE key = 'fingerprint_key'").fetchone()[0]
+        key = store.dump().key
     fields = [entry.host, entry.port, entry.sid, entry.service_name, entry.user, "pw"]
     message = json.dumps([*fields, entry.description], ensure_ascii=False).encode()
     assert got == hmac.new(key, message, hashlib.sha256).hexdigest()
 
 
-def test_sid_and_service_name_with_the_same_value_differ(store: StateStore) -> None:
+def test_sid_and_service_name_with_the_same_value_differ(store: BufferedState) -> None:
     by_sid = spec("fin", sid="ORCL", service_name=None)
     by_service = spec("fin", sid=None, service_name="ORCL")
     assert store.fingerprint(by_sid) != store.fingerprint(by_service)
 
 
-def test_fingerprint_ignores_the_name(store: StateStore) -> None:
+def test_fingerprint_ignores_the_name(store: BufferedState) -> None:
     """The name is the row's key; the fingerprint is about the connection's content."""
     first = spec("a", host="h.example.com", description="shared")
     second = spec("b", host="h.example.com", description="shared")
@@ -255,3 +257,114 @@ def test_refused_lock_leaves_the_holder_intact(db_path: Path) -> None:
             with pytest.raises(LockedError):
                 RunLock(db_path).__enter__()
         assert held.path.read_text().strip() == str(os.getpid())
+
+
+# --- schema versions -------------------------------------------------------------------------
+
+
+def test_a_state_from_before_versions_is_stamped_and_kept(db_path: Path) -> None:
+    with StateStore.open(db_path) as store:
+        store.record(TARGET, created(), run_id="run-1", fingerprint="fp-1")
+    with sqlite3.connect(db_path) as conn:  # as an earlier version left it: no version row
+        conn.execute("DELETE FROM meta WHERE key = 'schema_version'")
+    with StateStore.open(db_path) as store:
+        assert store.entries(TARGET)["fin"].fingerprint == "fp-1"
+    with sqlite3.connect(db_path) as conn:
+        version = conn.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
+    assert version == (SCHEMA_VERSION,)
+
+
+def test_a_newer_schema_is_refused_untouched(state_location: Path | str) -> None:
+    with open_state_at(state_location) as store:
+        store.record(TARGET, created(), run_id="run-1")
+    newer = SCHEMA_VERSION + 1
+    if isinstance(state_location, Path):
+        with sqlite3.connect(state_location) as conn:
+            conn.execute("UPDATE meta SET value = ? WHERE key = 'schema_version'", (newer,))
+    else:
+        with psycopg.connect(state_location, autocommit=True) as conn:
+            conn.execute(
+                "UPDATE provisioner_meta SET value = %s WHERE key = 'schema_version'",
+                (str(newer).encode(),),
+            )
+    with pytest.raises(ConfigError, match=f"schema version {newer}.*upgrade provisioner"):
+        open_state_at(state_location)
+
+
+# --- waiting for the lock --------------------------------------------------------------------
+
+
+class FakeTime:
+    """A clock that moves only when slept on; ``on_sleep`` runs at each sleep."""
+
+    def __init__(self, on_sleep: Callable[[int], None] = lambda n: None) -> None:
+        self.now = 0.0
+        self.sleeps: list[float] = []
+        self._on_sleep = on_sleep
+
+    def clock(self) -> float:
+        return self.now
+
+    def sleep(self, seconds: float) -> None:
+        self.sleeps.append(seconds)
+        self.now += seconds
+        self._on_sleep(len(self.sleeps))
+
+
+def test_waiting_for_a_held_lock_gives_up_after_the_wait(db_path: Path) -> None:
+    fake = FakeTime()
+    with RunLock(db_path), pytest.raises(LockedError, match=r"waited 3 s"):
+        RunLock(db_path, wait=3.0, sleep=fake.sleep, clock=fake.clock).__enter__()
+    assert fake.now == pytest.approx(3.0)
+    assert fake.sleeps[:3] == [0.05, 0.1, 0.2], "the delay doubles"
+    assert max(fake.sleeps) <= 2.0
+
+
+def test_waiting_takes_the_lock_once_it_is_released(db_path: Path) -> None:
+    holder = RunLock(db_path).__enter__()
+    fake = FakeTime(on_sleep=lambda n: holder.__exit__(None, None, None) if n == 3 else None)
+    with RunLock(db_path, wait=60.0, sleep=fake.sleep, clock=fake.clock) as taken:
+        assert taken.path.read_text().strip() == str(os.getpid())
+    assert len(fake.sleeps) == 3
+
+
+def test_without_a_wait_a_held_lock_is_refused_at_once(db_path: Path) -> None:
+    fake = FakeTime()
+    with RunLock(db_path), pytest.raises(LockedError) as info:
+        RunLock(db_path, sleep=fake.sleep, clock=fake.clock).__enter__()
+    assert fake.sleeps == []
+    assert "waited" not in str(info.value)
+
+
+# --- intents, forget, orphans (both backends) --------------------------------------------------
+
+
+def test_intents_until_an_outcome_resolves_them(store: BufferedState) -> None:
+    store.intend([(TARGET, "fin", "fp-1"), (TARGET, "hr", None)], run_id="run-1")
+    assert store.intents(TARGET) == {"fin": "fp-1", "hr": None}
+    store.record(TARGET, created("fin"), run_id="run-1")
+    failed = Result(name="hr", sandbox="prod", status=Outcome.FAILED, error="HTTP 500")
+    store.record(TARGET, failed, run_id="run-1")
+    assert store.intents(TARGET) == {"hr": None}, "a failure leaves the intent (maybe sent)"
+    store.drop_intents([(TARGET, "hr")])
+    assert store.intents(TARGET) == {}
+
+
+def test_forget_drops_the_row_and_its_intent(store: BufferedState) -> None:
+    store.record(TARGET, created("fin"), run_id="run-1")
+    store.intend([(TARGET, "fin", None)], run_id="run-2")
+    store.forget(TARGET, "fin")
+    assert store.entries(TARGET) == {}
+    assert store.intents(TARGET) == {}
+
+
+def test_orphans_are_our_rows_under_the_base_that_keep_does_not_name(
+    store: BufferedState,
+) -> None:
+    base = "https://platform.adobe.io|ORG@AdobeOrg"
+    store.record(f"{base}|prod", created("fin"), run_id="run-1")
+    store.record(f"{base}|prod", created("kept"), run_id="run-1")
+    store.record(f"{base}|dev", created("hr", status=Outcome.EXISTING), run_id="run-1")
+    store.record(f"{base}-other|prod", created("ops"), run_id="run-1")
+    found = store.orphans(base, {(f"{base}|prod", "kept")})
+    assert [(target, entry.name) for target, entry in found] == [(f"{base}|prod", "fin")]

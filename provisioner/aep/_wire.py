@@ -1,0 +1,73 @@
+"""The HTTP side of the client, below any one API: the answer as the client keeps it,
+transport failures as our errors, and reading a body (JSON or text, in its declared charset).
+"""
+
+from __future__ import annotations
+
+import json as jsonlib
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Final
+
+import aiohttp
+
+from provisioner.errors import PermanentError, RetryableError
+
+__all__ = ["Response", "declared", "dumps", "json_or_text", "kept_headers", "transport_error"]
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Response:
+    status: int
+    body: object
+    headers: Mapping[str, str]  # only those the client reads, lower-case names
+    started: float | None = None  # the pacer's clock when the request started
+
+
+def transport_error(exc: BaseException, *, kind: str) -> RetryableError | PermanentError:
+    """A request that got no answer. Whether the body reached the server is unknown,
+    except when the connection could not even be opened."""
+    if isinstance(exc, aiohttp.ClientConnectorCertificateError | aiohttp.ClientSSLError):
+        return PermanentError(f"{kind} request failed TLS verification", sent=False)
+    sent = not isinstance(exc, aiohttp.ClientConnectorError)
+    if isinstance(exc, TimeoutError):
+        reason = "timed out"
+    else:
+        reason = f"connection error ({type(exc).__name__})"
+    return RetryableError(f"{kind} request {reason}", sent=sent)
+
+
+_KEPT_HEADERS: Final = ("retry-after", "x-request-id", "location")
+
+
+def kept_headers(headers: Mapping[str, str]) -> dict[str, str]:
+    """The answer's headers this client reads, under lower-case names."""
+    return {name: value for name in _KEPT_HEADERS if (value := headers.get(name)) is not None}
+
+
+_UTF8: Final = frozenset({"utf-8", "utf8"})
+
+
+def declared(raw: bytes, charset: str | None) -> bytes | str:
+    """The body as ``json.loads`` should read it: the bytes (JSON's own UTF detection), or
+    the text when the answer declares another charset (an error page in latin-1, say)."""
+    if charset is None or charset.lower() in _UTF8:
+        return raw
+    try:
+        return raw.decode(charset, errors="replace")
+    except LookupError:  # a charset Python does not know
+        return raw
+
+
+def json_or_text(raw: bytes | str) -> object:
+    """The parsed JSON body; a body that is not JSON as text (an error page, say)."""
+    if not raw:
+        return None
+    try:
+        return jsonlib.loads(raw)  # bytes: JSON's own encoding detection (RFC 8259)
+    except ValueError:
+        return raw.decode(errors="replace") if isinstance(raw, bytes) else raw
+
+
+def dumps(body: object) -> str:
+    return jsonlib.dumps(body) if body is not None else ""
