@@ -27,7 +27,7 @@ from provisioner.reports._model import Outcome, Report
 from provisioner.settings import Backoff, Timeouts
 from tests.conftest import make_settings
 from tests.emulator_caller import FakeClock
-from tests.helpers import manifest, spec
+from tests.helpers import manifest, spec, write_manifest
 
 OURS = "test-client"
 
@@ -197,16 +197,17 @@ async def test_deletes_that_find_the_copy_gone_or_fail_are_told_apart(tmp_path: 
 
 
 def test_settle_option_reaches_the_settings_and_refuses_a_negative_window(
-    tmp_path: Path,
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    monkeypatch.setenv("DB_PASSWORD", "pw")
     args = build_parser().parse_args(["apply", "m.yaml", "--settle", "4.5"])
     assert args.settle == 4.5
     assert build_parser().parse_args(["plan", "m.yaml"]).settle == 30.0
     with pytest.raises(ConfigError, match="--settle"):
         Timeouts(settle=-1.0)
-    path = tmp_path / "m.yaml"
-    path.write_text("version: 1\ndatabases: []\n")
+    path = write_manifest(tmp_path / "m.yaml", ["one"])
     assert main(["apply", str(path), "--emulator", "--settle", "-1"]) == 2
+    assert "--settle must be a number of seconds >= 0, got -1" in capsys.readouterr().err
 
 
 async def test_reads_that_fail_around_the_run_fall_back_to_looking_per_entry(
