@@ -22,7 +22,6 @@ __all__ = [
     "JobKind",
     "Keyed",
     "Remembered",
-    "ambiguous_message",
     "decide",
     "work_for",
 ]
@@ -134,7 +133,3 @@ def work_for(job: Job, decision: Decision) -> Job | None:
     if decision.action is Action.UPDATE:
         return dataclasses.replace(job, kind=JobKind.UPDATE, connection_id=decision.ids[0])
     return None
-
-
-def ambiguous_message(decision: Decision) -> str:
-    return f"{len(decision.ids)} connections already have this name: {', '.join(decision.ids)}"
