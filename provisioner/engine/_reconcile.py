@@ -39,6 +39,8 @@ Key = EntryKey
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Planned:
+    """An entry with what the listing says it needs, and the copies the listing shows."""
+
     job: Job
     decision: Decision
     copies: tuple[Connection, ...] = ()  # the connections the listing shows under its name
