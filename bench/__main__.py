@@ -20,10 +20,13 @@ from pathlib import Path
 from typing import Final
 
 from bench.case_pgstate import pgstate_case
+from bench.case_scale import scale_case
 from bench.case_validate import validate_case
 from bench.cases_http import CaseResult, throttled_case, throttled_latency_case, throughput_case
+from bench.cases_pacing import PACING_CASES, pacing_case
 from bench.context import Bench, Sizes
 from bench.machine import describe_machine
+from bench.plot import plot_pacing
 from bench.profiling import profile_case
 from bench.results import render_table, update_readme, write_results
 from bench.source import describe_source, export_revision
@@ -34,10 +37,15 @@ __all__ = ["main"]
 _HERE: Final = Path(__file__).resolve().parent
 RESULTS: Final = _HERE / "results"
 README: Final = _HERE / "README.md"
+PLOT: Final = RESULTS / "pacing.png"
 
 
 def _profile(bench: Bench) -> CaseResult:
     return profile_case(bench, keep=RESULTS)
+
+
+def _pacing(name: str) -> Callable[[Bench], CaseResult]:
+    return lambda bench: pacing_case(bench, PACING_CASES[name])
 
 
 CASES: Final[dict[str, Callable[[Bench], CaseResult]]] = {
@@ -45,6 +53,8 @@ CASES: Final[dict[str, Callable[[Bench], CaseResult]]] = {
     "throughput": throughput_case,
     "throttled": throttled_case,
     "throttled_latency": throttled_latency_case,
+    **{name: _pacing(name) for name in PACING_CASES},
+    "scale": scale_case,
     "profile": _profile,
     "pgstate": pgstate_case,
 }
@@ -147,6 +157,11 @@ def main(argv: list[str] | None = None) -> int:
         results, targets, ok = _run(bench, names, mode, describe_source(args.rev, args.source))
     write_results(out, results)
     _say(f"results: {out}")
+    cases = results["cases"]
+    assert isinstance(cases, dict)
+    plot = plot_pacing(cases, PLOT if full else out.with_name(f"{out.stem}-pacing.png"))
+    if plot is not None:
+        _say(f"plot: {plot}")
     if full and update_readme(README, render_table(results)):
         _say(f"table: {README}")
     if not ok:

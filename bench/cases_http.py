@@ -23,6 +23,7 @@ __all__ = [
     "CaseResult",
     "HttpSample",
     "apply_argv",
+    "handrolled_argv",
     "run_against_emulator",
     "throttled_case",
     "throttled_latency_case",

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Final
 
-from bench.children import ChildRun, run_child
+from bench.children import ChildRun, Spawned, run_child, spawn
 from bench.emulator import EmulatorProcess
 from bench.manifests import MANIFEST_ENV
 
@@ -43,6 +43,8 @@ class Sizes:
     validate_entries: int
     validate_reps: int
     profile_entries: int
+    scale_entries: tuple[int, int]
+    scale_reps: int
 
     @classmethod
     def full(cls) -> Sizes:
@@ -53,6 +55,8 @@ class Sizes:
             validate_entries=20_000,
             validate_reps=5,
             profile_entries=5000,
+            scale_entries=(5000, 50_000),
+            scale_reps=2,
         )
 
     @classmethod
@@ -64,6 +68,8 @@ class Sizes:
             validate_entries=2000,
             validate_reps=2,
             profile_entries=500,
+            scale_entries=(500, 5000),
+            scale_reps=1,
         )
 
 
@@ -96,6 +102,10 @@ class Bench:
         """Run a measured program to its end; logs in ``workdir/tag.out|.err``."""
         env = {**self.env(url), **(extra_env or {})}
         return run_child(argv, env=env, cwd=self.workdir, logs=self.path(tag))
+
+    def spawn(self, argv: Sequence[str], *, tag: str, url: str | None = None) -> Spawned:
+        """Start a measured program and return at once (``finish()`` waits for it)."""
+        return spawn(argv, env=self.env(url), cwd=self.workdir, logs=self.path(tag))
 
     def emulator(self, options: Sequence[str], *, tag: str) -> EmulatorProcess:
         """A fresh emulator process (not started yet: use ``with``)."""

@@ -22,13 +22,13 @@ _HEADER: Final = [
 ]
 
 
-def write_apply_manifest(path: Path, entries: int) -> Path:
+def write_apply_manifest(path: Path, entries: int, *, prefix: str = "bench") -> Path:
     """``entries`` databases in one sandbox: defaults, a ``${VAR}`` password, a ``{name}``
     description, a mix of ``sid``/``service_name`` and some port overrides. Both the tool
     and ``bench/handrolled.py`` read it to the same request bodies."""
     lines = list(_HEADER)
     for i in range(entries):
-        lines.append(f"  - name: bench-{i:06d}")
+        lines.append(f"  - name: {prefix}-{i:06d}")
         lines.append(f"    host: db{i}.bench.example.com")
         lines.append(f"    sid: SID{i % 997}" if i % 2 else f"    service_name: svc{i}.example.com")
         if i % 5 == 0:

@@ -118,6 +118,62 @@ def _pgstate_lines(case: dict[str, object]) -> list[str]:
     ]
 
 
+def _pacing_rows(cases: dict[str, object]) -> list[str]:
+    rows = []
+    for name, raw in cases.items():
+        case = _dict(raw)
+        if "series" not in case:
+            continue
+        schedule = " -> ".join(
+            f"{_num(step[1], 'g')}" for step in cast(list[list[float]], case.get("schedule"))
+        )
+        shares = cast(list[float], case.get("process_shares") or [])
+        rows.append(
+            f"| {name} | {schedule}/s | {case.get('processes')} | "
+            f"{_num(case.get('window_s'), '.1f')} s | "
+            f"{_num(case.get('mean_limit_per_s'), '.1f')}/s "
+            f"| {_num(case.get('steady_goodput_share'), '.3f')} | "
+            f"{' / '.join(f'{x:.2f}' for x in shares) if len(shares) > 1 else ''} | "
+            f"{_num(case.get('share_429'), '.1%')} ({case.get('throttled')} of "
+            f"{case.get('requests')}) |"
+        )
+    if not rows:
+        return []
+    return [
+        "**Pacing** (no Retry-After, no added latency, `--rate 400 --concurrency 32`; the "
+        "picture: `results/pacing.png`):",
+        "",
+        "| case | limit (10 s steps) | processes | run | mean limit | goodput | shares | 429s |",
+        "| --- | --- | --- | --- | --- | --- | --- | --- |",
+        *rows,
+        "",
+    ]
+
+
+def _scale_rows(case: dict[str, object]) -> list[str]:
+    if "rows" not in case:
+        return []
+    rows = [
+        f"| {row.get('program')} | {_num(row.get('entries'), ',')} | "
+        f"{_num(row.get('wall_s'), '.2f')} s | {_num(row.get('ms_per_entry'), '.3f')} ms | "
+        f"{_num(row.get('cpu_ms_per_entry'), '.3f')} ms | "
+        f"{_num(row.get('maxrss_mib'), '.1f')} MiB |"
+        for row in (_dict(r) for r in cast(list[object], case["rows"]))
+    ]
+    return [
+        f"**Scale** (no added latency, 32 in flight; medians of {case.get('repetitions')} runs "
+        f"each): time per entry at the larger size "
+        f"{_num(case.get('time_per_entry_growth'), '.3f')}x that at the smaller (CPU per entry "
+        f"{_num(case.get('cpu_per_entry_growth'), '.3f')}x; the script's time per entry "
+        f"{_num(case.get('handrolled_time_per_entry_growth'), '.3f')}x).",
+        "",
+        "| program | entries | wall | wall/entry | CPU/entry | peak RSS |",
+        "| --- | --- | --- | --- | --- | --- |",
+        *rows,
+        "",
+    ]
+
+
 def render_table(results: dict[str, object]) -> str:
     """Markdown: the machine, the throughput table, the other cases, the targets."""
     cases = _dict(results.get("cases"))
@@ -156,6 +212,8 @@ def render_table(results: dict[str, object]) -> str:
             f"outcomes: {_outcomes(_dict(th.get('summary')))}.",
             "",
         ]
+    lines += _pacing_rows(cases)
+    lines += _scale_rows(_dict(cases.get("scale")))
     va = _dict(cases.get("validate"))
     if "net" in va:
         raw, net = _dict(va.get("median_raw")), _dict(va.get("net"))

@@ -60,9 +60,11 @@ class Pacer(Protocol):
 
     async def acquire(self) -> float: ...
 
-    def on_success(self) -> None: ...
+    def on_success(self, started: float | None = None) -> None: ...
 
-    def on_throttle(self, retry_after: float | None, started: float | None = None) -> bool: ...
+    def on_throttle(
+        self, retry_after: float | None, started: float | None = None, *, status: int = 429
+    ) -> bool: ...
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -258,7 +260,7 @@ class FlowClient:
     def _check(self, kind: str, resp: Response) -> Response:
         request_id = resp.headers.get("x-request-id")
         if 200 <= resp.status < 300:
-            self._pacer.on_success()
+            self._pacer.on_success(resp.started)
             return resp
         text = resp.body if isinstance(resp.body, str) else dumps(resp.body)
         error = parse_error_body(resp.status, text, request_id=request_id)
@@ -267,7 +269,7 @@ class FlowClient:
             if retry_after is not None:
                 retry_after = min(retry_after, self._config.backoff.retry_after_cap)
             if resp.status in _THROTTLED:
-                self._pacer.on_throttle(retry_after, resp.started)
+                self._pacer.on_throttle(retry_after, resp.started, status=resp.status)
             raise RetryableError(
                 f"{kind}: {error}",
                 status=resp.status,
@@ -330,6 +332,15 @@ class FlowClient:
             raise PermanentError("count answered without a count")
         return count
 
+    async def read(
+        self, kind: str, path: str, *, sandbox: str, params: Sequence[tuple[str, str]] = ()
+    ) -> Response:
+        """A GET retried as the listing is (429, 5xx, no answer), with the read backoff."""
+        call = functools.partial(
+            self.request, kind, "GET", path, sandbox=sandbox, params=list(params) or None
+        )
+        return await self._reads.call(call, kind=kind)
+
     async def get_connection(self, connection_id: str, *, sandbox: str) -> Connection | None:
         """``GET /connections/{id}``, or None when there is no such connection."""
         try:
@@ -372,9 +383,7 @@ class FlowClient:
 
     async def test_connection(self, connection_id: str, *, sandbox: str) -> bool | None:
         """Whether Platform could reach the database (``GET /connections/{id}/test``)."""
-        resp = await self.request(
-            "test", "GET", f"/connections/{connection_id}/test", sandbox=sandbox
-        )
+        resp = await self.read("test", f"/connections/{connection_id}/test", sandbox=sandbox)
         data = resp.body if isinstance(resp.body, dict) else {}
         result = data.get("result")
         return result if isinstance(result, bool) else None

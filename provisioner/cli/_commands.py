@@ -1,11 +1,12 @@
-"""The bodies of ``plan``, ``apply`` and ``rollback``: pick the target (Platform, or an
-emulator started for the run), run, write the report and the metrics. Part of the
-command-line layer."""
+"""The bodies of ``plan``, ``apply``, ``explore`` and ``rollback``: pick the target (Platform,
+or an emulator started for the run), run, write the report and the metrics (``explore``: its
+findings). Part of the command-line layer."""
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import io
 import signal
 import sys
 from collections.abc import AsyncIterator, Iterator, Mapping
@@ -19,6 +20,8 @@ import structlog
 from provisioner.cli._progress import make_observer
 from provisioner.engine import (
     ApplyRun,
+    ExploreOptions,
+    ExploreRun,
     RunOptions,
     copy_state,
     is_postgres_url,
@@ -30,12 +33,15 @@ from provisioner.engine import (
 from provisioner.errors import ConfigError
 from provisioner.manifest import Manifest
 from provisioner.reports import (
+    Exploration,
     MetricsSinks,
     Report,
     RunMetrics,
     check_writable,
     load_report,
     publish_metrics,
+    write_exploration,
+    write_exploration_file,
     write_report,
     write_report_file,
 )
@@ -61,6 +67,7 @@ __all__ = [
     "EXIT_OK",
     "EXIT_USAGE",
     "apply_command",
+    "explore_command",
     "plan_command",
     "rollback_command",
     "state_copy_command",
@@ -281,6 +288,42 @@ async def plan_command(args: argparse.Namespace, manifest: Manifest, env: Mappin
         rows = await run_plan(manifest, settings, _options(args))
     write_plan(rows, sys.stdout)
     return EXIT_OK
+
+
+def _explored(found: list[Exploration], args: argparse.Namespace) -> None:
+    """The findings to ``--output`` (atomically) or stdout; a one-line summary on stderr."""
+    if args.output is not None:
+        write_exploration_file(found, args.output, args.format)
+    else:
+        if isinstance(sys.stdout, io.TextIOWrapper):  # UTF-8 whatever the locale says
+            sys.stdout.reconfigure(encoding="utf-8")
+        write_exploration(found, sys.stdout, args.format)
+        sys.stdout.flush()
+    missed = [e for e in found if not e.explored]
+    tables = sum(len(e.tables) for e in found)
+    line = f"Explored {len(found) - len(missed)} of {len(found)} entries: {tables} tables"
+    if missed:
+        line += f"; not explored: {', '.join(e.name for e in missed[:3])}"
+        line += f" and {len(missed) - 3} more" if len(missed) > 3 else ""
+    where = f" -> {args.output}" if args.output is not None else ""
+    sys.stderr.write(line + where + "\n")
+
+
+async def explore_command(
+    args: argparse.Namespace, manifest: Manifest, env: Mapping[str, str]
+) -> int:
+    if args.output is not None:
+        check_writable(args.output, option="--output", what="the output")  # before any request
+    options = ExploreOptions(only=tuple(args.only), columns=args.columns)
+    async with _target(args, manifest.path.parent, env) as settings:
+        observer = make_observer(not args.no_progress, stream=sys.stderr, description="explore")
+        run = ExploreRun(manifest, settings, options, observer=observer)
+        with _signals(run):
+            found = await run.execute()
+    _explored(found, args)
+    if run.interrupted:
+        return EXIT_INTERRUPTED
+    return EXIT_OK if all(e.explored for e in found) else EXIT_FAILED
 
 
 def _confirm(count: int, *, yes: bool) -> None:

@@ -23,6 +23,7 @@ from provisioner.cli._commands import (
     EXIT_OK,
     EXIT_USAGE,
     apply_command,
+    explore_command,
     plan_command,
     rollback_command,
     state_copy_command,
@@ -32,7 +33,7 @@ from provisioner.emulator import add_emulator_arguments, plan_from_args
 from provisioner.errors import EntryError, ManifestError, ProvisionerError
 from provisioner.importers import add_import_arguments, convert_inventory
 from provisioner.manifest import describe_manifest, load_manifest, manifest_schema
-from provisioner.reports import FORMATS, load_report, write_report
+from provisioner.reports import EXPLORE_FORMATS, FORMATS, load_report, write_report
 from provisioner.settings import (
     DEFAULT_BACKOFF_BASE,
     DEFAULT_BACKOFF_CAP,
@@ -81,6 +82,19 @@ def _manifest_options(parser: argparse.ArgumentParser) -> None:
     )
 
 
+def _add_explore(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    explore = sub.add_parser("explore", help="list the tables each entry's connection shows; "
+                             "sends no write")  # fmt: skip
+    explore.add_argument("manifest", type=Path, help="the YAML manifest")
+    _target_options(explore)
+    add = explore.add_argument
+    add("--only", action="append", default=[], metavar="NAME", help="explore these entries only")
+    add("--columns", action="store_true", help="also read each table's columns (JSON shows them)")
+    add("--format", choices=EXPLORE_FORMATS, default="csv", help="output format [%(default)s]")
+    add("--output", type=Path, default=None, metavar="PATH", help="write here, not to stdout")
+    add("--no-progress", action="store_true")
+
+
 def _metrics_options(parser: argparse.ArgumentParser) -> None:
     add = parser.add_argument
     add("--metrics-file", type=Path, default=None, metavar="PATH",
@@ -102,6 +116,7 @@ def _add_run_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) 
                        "whose entries left the manifest")  # fmt: skip
     apply.add_argument("--verify", action="store_true", help="test each connection after it "
                        "is created or updated")  # fmt: skip
+    _add_explore(sub)
     rollback = sub.add_parser("rollback", help="delete the connections a report says were created")
     rollback.add_argument("report_file", type=Path, metavar="REPORT")
     rollback.add_argument("--yes", action="store_true", help="do not ask for confirmation")
@@ -170,7 +185,8 @@ def _dispatch(args: argparse.Namespace) -> int:
             sandbox = env.get("AEP_SANDBOX", "").strip() or DEFAULT_SANDBOX
             sys.stdout.write(describe_manifest(manifest, default_sandbox=sandbox) + "\n")
             return EXIT_OK
-        runner = apply_command if command == "apply" else plan_command
+        runners = {"apply": apply_command, "explore": explore_command}
+        runner = runners.get(command, plan_command)
         return eventloop.run(env, lambda: runner(args, manifest, env))
     return EXIT_OK
 

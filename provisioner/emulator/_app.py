@@ -25,6 +25,7 @@ from provisioner.emulator._connections import (
     patch_connection,
     test_connection,
 )
+from provisioner.emulator._explore import explore_connection
 from provisioner.emulator._faults import FaultPlan, RequestKind
 from provisioner.emulator._gateway import admit
 from provisioner.emulator._ims import IMS_TOKEN_PATH, issue_token
@@ -50,6 +51,7 @@ _ROUTES: Final[tuple[tuple[str, str, _Handler, RequestKind], ...]] = (
     ("DELETE", _CONNECTION, delete_connection, RequestKind.DELETE),
     ("DELETE", _CONNECTION + "/", delete_connection, RequestKind.DELETE),
     ("GET", _CONNECTION + "/test", test_connection, RequestKind.TEST),
+    ("GET", _CONNECTION + "/explore", explore_connection, RequestKind.EXPLORE),
     ("GET", FLOW_PREFIX + "/connectionSpecs", list_connection_specs, RequestKind.SPEC),
     ("GET", FLOW_PREFIX + "/connectionSpecs/{id}", get_connection_spec, RequestKind.SPEC),
 )

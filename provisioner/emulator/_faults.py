@@ -5,6 +5,7 @@ Everything here is pure (no aiohttp): the clock and the RNG seed are injected.
 
 from __future__ import annotations
 
+import itertools
 import math
 import random
 from collections.abc import Callable, Mapping
@@ -20,8 +21,10 @@ __all__ = [
     "DEFAULT_TOKEN_TTL",
     "FaultDice",
     "FaultPlan",
+    "LimitSchedule",
     "RateLimiter",
     "RequestKind",
+    "parse_limit_schedule",
 ]
 
 DEFAULT_HOST: Final = "127.0.0.1"  # where the emulator listens unless told otherwise
@@ -39,6 +42,7 @@ class RequestKind(StrEnum):
     PATCH = "patch"
     DELETE = "delete"
     TEST = "test"
+    EXPLORE = "explore"
     SPEC = "spec"
 
 
@@ -60,6 +64,47 @@ def _check_positive(name: str, value: float | None) -> None:
 def _check_optional_text(name: str, value: str | None) -> None:
     if value is not None and not value:
         raise ConfigError(f"emulator: {name}: expected a non-empty string, got {value!r}")
+
+
+LimitSchedule = tuple[tuple[float, float], ...]
+"""(from second, requests/s) steps, the first from 0, in time order."""
+
+
+def _check_schedule(schedule: LimitSchedule) -> LimitSchedule:
+    steps = tuple((float(at), float(rate)) for at, rate in schedule)
+    if not steps:
+        return steps
+    if steps[0][0] != 0.0:
+        raise ConfigError(f"emulator: limit_schedule: the first step must be at 0, got {steps[0]}")
+    for (at, _), (later, _) in itertools.pairwise(steps):
+        if later <= at:
+            raise ConfigError(
+                f"emulator: limit_schedule: steps must be in time order, got {later!r} after {at!r}"
+            )
+    for at, rate in steps:
+        _check_non_negative("limit_schedule time", at)
+        _check_positive("limit_schedule rate", rate)
+    return steps
+
+
+def parse_limit_schedule(text: str) -> LimitSchedule:
+    """``0:50,10:15,20:80`` -> ((0, 50), (10, 15), (20, 80)): requests/s from second t on.
+
+    Raises:
+        ConfigError: text that is not such a list, or steps the plan rejects.
+    """
+    steps: list[tuple[float, float]] = []
+    for part in text.split(","):
+        at, sep, rate = part.strip().partition(":")
+        try:
+            steps.append((float(at), float(rate)))
+        except ValueError:
+            raise ConfigError(
+                f"emulator: limit_schedule: expected SECONDS:RATE[,SECONDS:RATE...], got {text!r}"
+            ) from None
+        if not sep:
+            raise ConfigError(f"emulator: limit_schedule: expected SECONDS:RATE, got {part!r}")
+    return _check_schedule(tuple(steps))
 
 
 def _kind_latency(latency: Mapping[str, float]) -> Mapping[str, float]:
@@ -86,13 +131,17 @@ class FaultPlan:
         latency: per-kind delay in ms (keys: RequestKind values); replaces ``latency_ms``
             for that kind.
         rate_limit: Flow requests per second allowed per org (token bucket); None = no limit.
-        rate_burst: bucket size; default ``max(1, rate_limit)`` (one second's worth).
+        limit_schedule: a limit that moves instead: (from second, requests/s) steps, the
+            seconds counted from the first rate-limited request; excludes ``rate_limit``.
+        rate_burst: bucket size; default ``max(1, limit)`` (one second's worth of the limit
+            in force, so a step down also shrinks the bucket).
         retry_after: send ``Retry-After`` on 429.
         error_rate: share of Flow requests answered 500/503 before anything is done.
         reset_rate: share of creates committed and then answered by dropping the connection.
         token_ttl: seconds an IMS token lives (``expires_in``).
         client_id, client_secret, org: when set, IMS and the gateway accept only these.
-        unreachable_hosts: hosts whose ``/test`` answers false (as do ``*.unreachable``).
+        unreachable_hosts: hosts whose ``/test`` answers false and whose explore answers an
+            error (as do ``*.unreachable``).
         seed: seeds the dice for error_rate and reset_rate.
         list_lag: seconds a new connection stays out of ``GET /connections`` listings (and a
             deleted one stays in them); reads by id are never behind.
@@ -101,6 +150,7 @@ class FaultPlan:
     latency_ms: float = 0.0
     latency: Mapping[str, float] = field(default_factory=dict, hash=False)
     rate_limit: float | None = None
+    limit_schedule: LimitSchedule = ()
     rate_burst: float | None = None
     retry_after: bool = True
     error_rate: float = 0.0
@@ -118,6 +168,9 @@ class FaultPlan:
         _check_non_negative("list_lag", self.list_lag)
         object.__setattr__(self, "latency", _kind_latency(self.latency))
         _check_positive("rate_limit", self.rate_limit)
+        object.__setattr__(self, "limit_schedule", _check_schedule(self.limit_schedule))
+        if self.rate_limit is not None and self.limit_schedule:
+            raise ConfigError("emulator: rate_limit and limit_schedule exclude each other")
         _check_positive("rate_burst", self.rate_burst)
         if self.rate_burst is not None and self.rate_burst < 1:
             raise ConfigError(f"emulator: rate_burst: expected >= 1, got {self.rate_burst!r}")
@@ -130,13 +183,25 @@ class FaultPlan:
         _check_optional_text("org", self.org)
         object.__setattr__(self, "unreachable_hosts", frozenset(self.unreachable_hosts))
 
+    @property
+    def limited(self) -> bool:
+        """Whether Flow requests are rate limited at all."""
+        return self.rate_limit is not None or bool(self.limit_schedule)
+
+    def schedule(self) -> LimitSchedule:
+        """The limit as steps: the schedule, or the fixed limit from 0 on (empty: no limit)."""
+        if self.rate_limit is not None:
+            return ((0.0, self.rate_limit),)
+        return self.limit_schedule
+
     def delay_for(self, kind: RequestKind | None) -> float:
         """Seconds to wait before answering a request of this kind."""
         ms = self.latency.get(kind, self.latency_ms) if kind is not None else self.latency_ms
         return ms / 1000.0
 
     def is_unreachable(self, host: str) -> bool:
-        """Whether ``/test`` of a connection to this host answers false."""
+        """Whether a connection to this host cannot reach its database (``/test`` false,
+        explore an error)."""
         lowered = host.lower()
         return lowered in self.unreachable_hosts or lowered.endswith(".unreachable")
 
@@ -148,27 +213,65 @@ class _Bucket:
 
 
 class RateLimiter:
-    """One token bucket per key (the org): ``rate`` tokens a second, at most ``burst`` held."""
+    """One token bucket per key (the org), refilled at the limit in force.
 
-    def __init__(self, *, rate: float, burst: float, clock: Callable[[], float]) -> None:
-        self._rate = rate
+    The limit follows ``schedule`` ((from second, requests/s) steps), its seconds counted from
+    the limiter's first request. The bucket holds ``burst`` tokens at most, or one second's
+    worth of the limit in force when ``burst`` is None; a new bucket starts full.
+    """
+
+    def __init__(
+        self,
+        *,
+        schedule: LimitSchedule,
+        burst: float | None,
+        clock: Callable[[], float],
+    ) -> None:
+        self._steps = schedule
         self._burst = burst
         self._clock = clock
+        self._origin: float | None = None
         self._buckets: dict[str, _Bucket] = {}
+
+    def limit_at(self, elapsed: float) -> float:
+        """The limit in force ``elapsed`` seconds after the first request."""
+        rate = self._steps[0][1]
+        for at, step in self._steps:
+            if at > elapsed:
+                break
+            rate = step
+        return rate
+
+    def _capacity(self, elapsed: float) -> float:
+        return self._burst if self._burst is not None else max(1.0, self.limit_at(elapsed))
+
+    def _refill(self, since: float, until: float) -> float:
+        """Tokens the limit adds between two elapsed times (across steps)."""
+        total = 0.0
+        for i, (at, rate) in enumerate(self._steps):
+            end = self._steps[i + 1][0] if i + 1 < len(self._steps) else float("inf")
+            lo, hi = max(since, at), min(until, end)
+            if hi > lo:
+                total += (hi - lo) * rate
+        return total
 
     def acquire(self, key: str) -> float:
         """Take a token; return 0.0 when allowed, else the seconds until one is available."""
         now = self._clock()
+        if self._origin is None:
+            self._origin = now
+        elapsed = now - self._origin
+        capacity = self._capacity(elapsed)
         bucket = self._buckets.get(key)
         if bucket is None:
-            bucket = self._buckets[key] = _Bucket(tokens=self._burst, stamp=now)
-        elapsed = max(0.0, now - bucket.stamp)
-        bucket.tokens = min(self._burst, bucket.tokens + elapsed * self._rate)
-        bucket.stamp = now
+            bucket = self._buckets[key] = _Bucket(tokens=capacity, stamp=elapsed)
+        since = min(bucket.stamp, elapsed)
+        bucket.tokens = min(capacity, bucket.tokens + self._refill(since, elapsed))
+        bucket.stamp = elapsed
         if bucket.tokens >= 1.0:
             bucket.tokens -= 1.0
             return 0.0
-        return (1.0 - bucket.tokens) / self._rate
+        return (1.0 - bucket.tokens) / self.limit_at(elapsed)
 
 
 class FaultDice:

@@ -6,7 +6,15 @@ import argparse
 import math
 from typing import Final
 
-from provisioner.emulator._faults import DEFAULT_HOST, DEFAULT_TOKEN_TTL, FaultPlan, RequestKind
+from provisioner.emulator._faults import (
+    DEFAULT_HOST,
+    DEFAULT_TOKEN_TTL,
+    FaultPlan,
+    LimitSchedule,
+    RequestKind,
+    parse_limit_schedule,
+)
+from provisioner.errors import ConfigError
 
 __all__ = ["DEFAULT_PORT", "add_emulator_arguments", "plan_from_args", "serve_from_args"]
 
@@ -45,6 +53,13 @@ def _positive(text: str) -> float:
     return value
 
 
+def _schedule(text: str) -> LimitSchedule:
+    try:
+        return parse_limit_schedule(text)
+    except ConfigError as exc:
+        raise argparse.ArgumentTypeError(str(exc).removeprefix("emulator: ")) from None
+
+
 def _port(text: str) -> int:
     if not text.isdigit() or int(text) > 65535:
         raise argparse.ArgumentTypeError(f"expected a port 0-65535, got {text!r}")
@@ -70,9 +85,18 @@ def add_emulator_arguments(parser: argparse.ArgumentParser) -> None:
         action="append",
         default=[],
         metavar="KIND=MS",
-        help="delay one kind of request (token, create, list, get, patch, delete, test, spec)",
+        help="delay one kind of request (token, create, list, get, patch, delete, test, explore, "
+        "spec)",
     )
     add("--rate-limit", type=_positive, default=None, help="Flow requests/s per org, then 429")
+    add(
+        "--limit-schedule",
+        type=_schedule,
+        default=(),
+        metavar="T:RATE,...",
+        help="a moving limit: RATE requests/s per org from second T (counted from the first "
+        "Flow request) on, e.g. 0:50,10:15,20:80; instead of --rate-limit",
+    )
     add("--rate-burst", type=_positive, default=None, help="token bucket size [rate limit]")
     add("--no-retry-after", dest="retry_after", action="store_false", help="429 sans Retry-After")
     add("--error-rate", type=_share, default=0.0, help="share of Flow requests answered 500/503")
@@ -81,7 +105,12 @@ def add_emulator_arguments(parser: argparse.ArgumentParser) -> None:
     add("--client-id", default=None, help="accept only this client id")
     add("--client-secret", default=None, help="accept only this client secret")
     add("--org", default=None, help="accept only this org (x-gw-ims-org-id)")
-    add("--unreachable-host", action="append", default=[], help="host whose /test is false")
+    add(
+        "--unreachable-host",
+        action="append",
+        default=[],
+        help="host whose /test is false and explore an error",
+    )
     add(
         "--list-lag",
         type=_non_negative,
@@ -102,6 +131,7 @@ def plan_from_args(ns: argparse.Namespace) -> FaultPlan:
         latency_ms=ns.latency_ms,
         latency=dict(ns.latency),
         rate_limit=ns.rate_limit,
+        limit_schedule=ns.limit_schedule,
         rate_burst=ns.rate_burst,
         retry_after=ns.retry_after,
         error_rate=ns.error_rate,

@@ -27,6 +27,7 @@ __all__ = [
     "SPEC_INVALID",
     "THROTTLED",
     "UNAVAILABLE",
+    "UNREACHABLE_SOURCE",
     "VALIDATION_FAILED",
     "FlowCode",
     "Refused",
@@ -84,6 +85,11 @@ SANDBOX_MISSING: Final = FlowCode(
 )
 # Emulator's choice: Platform documents no 429 for Flow Service.
 THROTTLED: Final = FlowCode(number=1429, status=429, title="Too many requests")
+# Emulator's choice: what explore answers when the connection cannot reach its database.
+# A 400 (the request is fine; the connection's target is not), so clients do not retry it.
+UNREACHABLE_SOURCE: Final = FlowCode(
+    number=1420, status=400, title="Unable to connect to the source database"
+)
 
 
 class Refused(Exception):

@@ -133,9 +133,8 @@ class EmulatorState:
         self.dice = FaultDice(seed=plan.seed)
         self.listing = ListingLag(lag=plan.list_lag, store=store, clock=clock)
         self.limiter: RateLimiter | None = None
-        if plan.rate_limit is not None:
-            burst = plan.rate_burst if plan.rate_burst is not None else max(1.0, plan.rate_limit)
-            self.limiter = RateLimiter(rate=plan.rate_limit, burst=burst, clock=clock)
+        if plan.limited:
+            self.limiter = RateLimiter(schedule=plan.schedule(), burst=plan.rate_burst, clock=clock)
 
     def wall_ms(self) -> int:
         """Epoch milliseconds for createdAt/updatedAt."""

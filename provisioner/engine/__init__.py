@@ -15,6 +15,7 @@ from provisioner.engine._domain import (
     decide,
 )
 from provisioner.engine._entries import RunOptions
+from provisioner.engine._explore import ExploreOptions, ExploreRun, ExploreStrategy
 from provisioner.engine._observer import NullObserver, RunObserver
 from provisioner.engine._plan import PlanRow, PlanStrategy, run_plan, write_plan
 from provisioner.engine._rollback import (
@@ -35,6 +36,9 @@ __all__ = [
     "CopySummary",
     "Decision",
     "EntryKey",
+    "ExploreOptions",
+    "ExploreRun",
+    "ExploreStrategy",
     "Job",
     "JobKind",
     "NullObserver",

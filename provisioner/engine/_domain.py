@@ -22,6 +22,7 @@ __all__ = [
     "JobKind",
     "Keyed",
     "Remembered",
+    "ambiguous_message",
     "decide",
     "work_for",
 ]
@@ -54,6 +55,7 @@ class JobKind(StrEnum):
     CREATE = "create"
     UPDATE = "update"
     DELETE = "delete"
+    EXPLORE = "explore"  # read a connection's tables (sends no write)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -133,3 +135,7 @@ def work_for(job: Job, decision: Decision) -> Job | None:
     if decision.action is Action.UPDATE:
         return dataclasses.replace(job, kind=JobKind.UPDATE, connection_id=decision.ids[0])
     return None
+
+
+def ambiguous_message(decision: Decision) -> str:
+    return f"{len(decision.ids)} connections already have this name: {', '.join(decision.ids)}"

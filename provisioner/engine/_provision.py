@@ -20,7 +20,7 @@ from provisioner.errors import EntryError, PermanentError, RetryableError
 from provisioner.manifest import DatabaseSpec
 from provisioner.reports import Outcome
 
-__all__ = ["ConnectionProvisioner", "answer_lost"]
+__all__ = ["ConnectionProvisioner", "answer_lost", "reachable"]
 
 log = structlog.get_logger(__name__)
 
@@ -159,9 +159,15 @@ class ConnectionProvisioner:
         )
 
     async def _test(self, job: Job, connection_id: str) -> bool | None:
-        """Whether Platform reaches the database; a failed test call never fails the entry."""
-        try:
-            return await self._client.test_connection(connection_id, sandbox=job.sandbox)
-        except EntryError as exc:
-            log.warning("verify_failed", connection_id=connection_id, error=exc.message)
-            return None
+        return await reachable(self._client, connection_id, sandbox=job.sandbox)
+
+
+async def reachable(client: FlowClient, connection_id: str, *, sandbox: str) -> bool | None:
+    """Whether Platform reaches the connection's database (``/test``), or None when the test
+    itself failed: ``apply --verify`` asks it of each connection it made, ``explore`` of each
+    connection whose tables it could not list. A failed test never fails the entry."""
+    try:
+        return await client.test_connection(connection_id, sandbox=sandbox)
+    except EntryError as exc:
+        log.warning("verify_failed", connection_id=connection_id, error=exc.message)
+        return None

@@ -1,25 +1,44 @@
 """Run results (Outcome, Result, Summary, Report) and their forms: JSON, text, CSV, Markdown;
-the run's Prometheus metrics (textfile, Pushgateway).
+the run's Prometheus metrics (textfile, Pushgateway); explore's findings (Exploration,
+TableInfo) and their forms: CSV and JSON.
 """
 
 from __future__ import annotations
 
+from provisioner.reports._explore import (
+    EXPLORE_CSV_HEADER,
+    EXPLORE_FORMATS,
+    ColumnInfo,
+    Exploration,
+    ExploreStatus,
+    TableInfo,
+    write_exploration,
+    write_exploration_file,
+)
 from provisioner.reports._formats import FORMATS, write_report
 from provisioner.reports._io import check_writable, load_report, write_report_file
 from provisioner.reports._metrics import MetricsSinks, RunMetrics, publish_metrics
 from provisioner.reports._model import Outcome, Report, Result, Summary
 
 __all__ = [
+    "EXPLORE_CSV_HEADER",
+    "EXPLORE_FORMATS",
     "FORMATS",
+    "ColumnInfo",
+    "Exploration",
+    "ExploreStatus",
     "MetricsSinks",
     "Outcome",
     "Report",
     "Result",
     "RunMetrics",
     "Summary",
+    "TableInfo",
     "check_writable",
     "load_report",
     "publish_metrics",
+    "write_exploration",
+    "write_exploration_file",
     "write_report",
     "write_report_file",
 ]

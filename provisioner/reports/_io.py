@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import os
 import uuid
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import datetime
 from pathlib import Path
 from typing import Final, TextIO
@@ -24,6 +24,7 @@ __all__ = [
     "load_report",
     "report_from_dict",
     "report_to_dict",
+    "write_atomically",
     "write_json",
     "write_report_file",
 ]
@@ -296,10 +297,27 @@ def check_writable(path: Path, *, what: str = "the report", option: str = "--rep
 
 
 def write_report_file(report: Report, path: Path) -> None:
-    """Write the report as JSON to ``path`` so that readers never see half a file.
+    """Write the report as JSON to ``path`` so that readers never see half a file
+    (``write_atomically``).
 
-    The parent directories are created. The JSON goes to a temporary file beside ``path``,
-    which is flushed to disk and then renamed over ``path``.
+    Raises:
+        OSError: the directory or file cannot be written.
+    """
+    write_atomically(path, lambda out: write_json(report, out))
+
+
+def write_atomically(
+    path: Path,
+    write: Callable[[TextIO], None],
+    *,
+    encoding: str = "utf-8",
+    newline: str | None = None,
+) -> None:
+    """Write a text file so that readers never see half of it.
+
+    The parent directories are created. ``write`` writes to a temporary file beside ``path``,
+    which is flushed to disk and then renamed over ``path``. ``encoding`` and ``newline`` are
+    ``open``'s (``utf-8-sig`` starts the file with a BOM; ``newline=""`` keeps ``\r\n``).
 
     Raises:
         OSError: the directory or file cannot be written.
@@ -309,8 +327,8 @@ def write_report_file(report: Report, path: Path) -> None:
     # os.open with 0o666 lets the umask decide the mode, as for any file the user writes.
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
     try:
-        with os.fdopen(fd, "w", encoding="utf-8") as out:
-            write_json(report, out)
+        with os.fdopen(fd, "w", encoding=encoding, newline=newline) as out:
+            write(out)
             out.flush()
             os.fsync(out.fileno())
         os.replace(tmp, path)

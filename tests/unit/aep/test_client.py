@@ -79,10 +79,12 @@ class FakePacer:
         self.acquired += 1
         return float(self.acquired)  # the "start time" of this request
 
-    def on_success(self) -> None:
+    def on_success(self, started: float | None = None) -> None:
         self.successes += 1
 
-    def on_throttle(self, retry_after: float | None, started: float | None = None) -> bool:
+    def on_throttle(
+        self, retry_after: float | None, started: float | None = None, *, status: int = 429
+    ) -> bool:
         self.throttles.append(retry_after)
         self.throttled_starts.append(started)
         return True

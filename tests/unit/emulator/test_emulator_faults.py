@@ -125,7 +125,7 @@ async def test_latency_is_served_per_kind() -> None:
 
 def test_token_bucket_refills_on_the_clock() -> None:
     clock = FakeClock()
-    limiter = RateLimiter(rate=4, burst=2, clock=clock)
+    limiter = RateLimiter(schedule=((0.0, 4.0),), burst=2, clock=clock)
     assert [limiter.acquire("org") for _ in range(2)] == [0.0, 0.0]
     assert limiter.acquire("org") == pytest.approx(0.25)
     assert limiter.acquire("other") == 0.0
@@ -200,6 +200,11 @@ def test_plan_from_args_reads_every_knob() -> None:
         ["--error-rate", "2"],
         ["--rate-limit", "0"],
         ["--rate-burst", "0.5"],
+        ["--limit-schedule", "5:50"],
+        ["--limit-schedule", "0:50,10"],
+        ["--limit-schedule", "0:50,soon:10"],
+        ["--limit-schedule", "0:50,10:0"],
+        ["--limit-schedule", "0:50,10:20,5:10"],
         ["--port", "99999"],
         ["--token-ttl", "0"],
     ],

@@ -1,8 +1,8 @@
-"""backoff.py: delay schedule, Retry-After parsing, retry budget, rate controller, Retrier."""
+"""aep._pacing: delay schedule, Retry-After parsing, retry budget, Retrier (the rate controller:
+tests/unit/aep/test_pacing.py)."""
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import random
 from collections.abc import Iterator
@@ -16,7 +16,6 @@ from structlog.testing import capture_logs
 from structlog.typing import EventDict
 
 from provisioner.aep._pacing import (
-    RateController,
     Retrier,
     RetryBudget,
     backoff_delay,
@@ -232,220 +231,6 @@ def test_budget_first_attempt_success_adds_one_token_up_to_capacity() -> None:
     assert budget.tokens == 10.0
 
 
-# --- RateController --------------------------------------------------------------------------
-
-
-async def test_rate_controller_first_start_is_immediate() -> None:
-    clock = FakeClock()
-    pace = RateController(4.0, clock=clock, sleep=clock.sleep)
-    await pace.acquire()
-    assert clock.sleeps == []
-
-
-async def test_rate_controller_spaces_starts_one_over_rate_apart() -> None:
-    clock = FakeClock()
-    pace = RateController(4.0, clock=clock, sleep=clock.sleep)
-    for _ in range(4):
-        await pace.acquire()
-    assert clock.sleeps == [0.25, 0.25, 0.25]
-    assert clock.now == 0.75
-
-
-async def test_rate_controller_spaces_concurrent_acquirers() -> None:
-    clock = FakeClock()
-    pace = RateController(4.0, clock=clock, sleep=clock.sleep)
-    started: list[float] = []
-
-    async def start() -> None:
-        await pace.acquire()
-        started.append(clock.now)
-
-    await asyncio.gather(*(start() for _ in range(5)))
-    assert started == [0.0, 0.25, 0.5, 0.75, 1.0]
-
-
-async def test_a_newcomer_queues_behind_callers_already_waiting_for_a_slot() -> None:
-    """A caller that finds a slot due takes it at once, unless others wait: then it queues."""
-    clock = FakeClock()
-    released = asyncio.Event()
-
-    async def sleep(seconds: float) -> None:  # suspends until released, then time moves on
-        await released.wait()
-        clock.now += seconds
-
-    pace = RateController(4.0, clock=clock, sleep=sleep)
-    order: list[str] = []
-
-    async def start(tag: str) -> None:
-        await pace.acquire()
-        order.append(tag)
-
-    await pace.acquire()  # the slot at 0.0; the next is due at 0.25
-    waiting = [asyncio.create_task(start(tag)) for tag in ("first", "second")]
-    await asyncio.sleep(0)
-    clock.now = 0.3  # a slot is due when the newcomer arrives, but two callers wait for it
-    waiting.append(asyncio.create_task(start("newcomer")))
-    await asyncio.sleep(0)
-    assert order == []
-    released.set()
-    await asyncio.gather(*waiting)
-    assert order == ["first", "second", "newcomer"]
-
-
-async def test_rate_controller_does_not_wait_when_requests_are_already_spread_out() -> None:
-    clock = FakeClock()
-    pace = RateController(4.0, clock=clock, sleep=clock.sleep)
-    await pace.acquire()
-    clock.now += 10.0
-    await pace.acquire()
-    assert clock.sleeps == []
-
-
-async def test_retry_after_pauses_every_worker_until_it_passes() -> None:
-    clock = FakeClock(start=100.0)
-    pace = RateController(1000.0, clock=clock, sleep=clock.sleep)
-    pace.on_throttle(5.0)
-    started: list[float] = []
-
-    async def start() -> None:
-        await pace.acquire()
-        started.append(clock.now)
-
-    await asyncio.gather(*(start() for _ in range(3)))
-    assert min(started) >= 105.0
-    assert sum(clock.sleeps) == pytest.approx(max(started) - 100.0)
-
-
-async def test_shorter_retry_after_does_not_shorten_an_existing_pause() -> None:
-    clock = FakeClock()
-    pace = RateController(1000.0, clock=clock, sleep=clock.sleep)
-    pace.on_throttle(5.0)
-    pace.on_throttle(1.0)
-    await pace.acquire()
-    assert clock.now >= 5.0
-
-
-async def test_acquire_returns_the_start_time_of_the_request() -> None:
-    clock = FakeClock(start=50.0)
-    pace = RateController(4.0, clock=clock, sleep=clock.sleep)
-    assert await pace.acquire() == 50.0
-    assert await pace.acquire() == 50.25
-
-
-async def test_throttle_in_the_first_second_halves_the_rate() -> None:
-    clock = FakeClock()
-    pace = RateController(10.0, clock=clock, sleep=clock.sleep)
-    started = await pace.acquire()
-    clock.now = 0.1
-    assert pace.on_throttle(None, started) is True
-    assert pace.rate == 5.0
-    assert pace.throttles == 1
-
-
-async def test_throttle_after_a_second_of_goodput_drops_just_under_the_goodput() -> None:
-    clock = FakeClock()
-    pace = RateController(100.0, clock=clock, sleep=clock.sleep)
-    await pace.acquire()  # the run starts at t=0
-    for i in range(20):
-        clock.now = 0.5 + i * 0.025
-        pace.on_success()
-    clock.now = 1.2  # a full second measured; all twenty successes are in it
-    assert pace.on_throttle(None, 1.1) is True
-    assert pace.rate == pytest.approx(19.0)  # 95% of what the server let through
-
-
-async def test_throttle_below_the_goodput_lowers_the_rate_by_five_percent() -> None:
-    clock = FakeClock()
-    pace = RateController(10.0, clock=clock, sleep=clock.sleep)
-    await pace.acquire()
-    for i in range(50):
-        clock.now = 0.5 + i * 0.01
-        pace.on_success()
-    clock.now = 1.2
-    pace.on_throttle(None, 1.1)
-    assert pace.rate == pytest.approx(9.5)
-
-
-async def test_answers_to_requests_sent_before_a_decrease_do_not_lower_it_again() -> None:
-    clock = FakeClock()
-    pace = RateController(16.0, clock=clock, sleep=clock.sleep)
-    in_flight = [await pace.acquire() for _ in range(3)]
-    clock.now = 0.5
-    assert pace.on_throttle(None, in_flight[0]) is True
-    assert pace.on_throttle(None, in_flight[1]) is False
-    assert pace.on_throttle(None, in_flight[2]) is False
-    assert pace.rate == 8.0
-    assert pace.throttles == 3
-
-
-async def test_answer_to_a_request_sent_after_a_decrease_lowers_it_again() -> None:
-    clock = FakeClock()
-    pace = RateController(16.0, clock=clock, sleep=clock.sleep)
-    first = await pace.acquire()
-    clock.now = 0.1
-    pace.on_throttle(None, first)
-    later = await pace.acquire()
-    clock.now = later + 0.05
-    assert pace.on_throttle(None, later) is True
-    assert pace.rate == 4.0
-
-
-def test_throttle_without_a_start_time_always_lowers_the_rate() -> None:
-    clock = FakeClock()
-    pace = RateController(16.0, clock=clock, sleep=clock.sleep)
-    assert pace.on_throttle(None) is True
-    assert pace.on_throttle(None) is True
-    assert pace.rate == 4.0
-
-
-def test_rate_never_drops_below_the_floor() -> None:
-    clock = FakeClock()
-    pace = RateController(10.0, clock=clock, sleep=clock.sleep)
-    for _ in range(100):
-        pace.on_throttle(None)
-        clock.now += 1000.0
-    assert pace.rate == 0.5
-
-
-def test_goodput_counts_only_the_last_second() -> None:
-    clock = FakeClock()
-    pace = RateController(100.0, clock=clock, sleep=clock.sleep)
-    for t in (0.0, 0.2, 0.9, 1.5):
-        clock.now = t
-        pace.on_success()
-    clock.now = 1.6
-    assert pace.goodput() == 2.0  # 0.9 and 1.5; 0.0 and 0.2 are older than a second
-
-
-def test_successes_raise_the_rate_additively() -> None:
-    clock = FakeClock()
-    pace = RateController(10.0, clock=clock, sleep=clock.sleep, increase=1.0)
-    pace.on_throttle(None)
-    assert pace.rate == 5.0
-    pace.on_success()
-    assert pace.rate == pytest.approx(5.0 + 1.0 / 5.0)
-    pace.on_success()
-    assert pace.rate == pytest.approx(5.2 + 1.0 / 5.2)
-
-
-def test_successes_never_raise_the_rate_above_max() -> None:
-    clock = FakeClock()
-    pace = RateController(10.0, clock=clock, sleep=clock.sleep, increase=1000.0)
-    pace.on_throttle(None)
-    for _ in range(20):
-        pace.on_success()
-    assert pace.rate == 10.0
-
-
-async def test_lowered_rate_widens_the_spacing_between_starts() -> None:
-    clock = FakeClock()
-    pace = RateController(10.0, clock=clock, sleep=clock.sleep)
-    pace.on_throttle(None)
-    await pace.acquire()
-    await pace.acquire()
-    assert clock.sleeps == [pytest.approx(0.2)]
-
-
 # --- Retrier ---------------------------------------------------------------------------------
 
 
@@ -520,15 +305,3 @@ async def test_retrier_logs_one_retry_scheduled_per_retry(info_logs: list[EventD
     assert events[0]["http_status"] == 503
     assert events[1]["reason"] == "get timed out"
     assert events[1]["http_status"] is None
-
-
-async def test_starts_within_a_millisecond_of_their_slot_do_not_sleep_but_the_rate_holds() -> None:
-    clock = FakeClock()
-    pace = RateController(10_000.0, clock=clock, sleep=clock.sleep)
-    for _ in range(10):  # a burst at one instant: slots 0.1 ms apart, all within the slack
-        await pace.acquire()
-    assert clock.sleeps == []
-    for _ in range(1000):
-        await pace.acquire()
-    # 1,010 starts at 10,000/s: the last slot is at 0.1009 s; the slack lends at most 1 ms
-    assert 0.1009 - 0.001 - 1e-9 <= clock.now <= 0.1009 + 1e-9
