@@ -30,6 +30,7 @@ __all__ = [
     "DEFAULT_RATE",
     "DEFAULT_SANDBOX",
     "DEFAULT_SCOPES",
+    "DEFAULT_SETTLE",
     "DEFAULT_TIMEOUT",
     "FLOW_SERVICE_PATH",
     "ORACLE_SPEC_ID",
@@ -60,6 +61,7 @@ DEFAULT_MAX_ATTEMPTS: Final = 5
 DEFAULT_TIMEOUT: Final = 30.0
 DEFAULT_ENTRY_DEADLINE: Final = 600.0
 DEFAULT_GRACE: Final = 15.0
+DEFAULT_SETTLE: Final = 30.0  # seconds a listing may lag a create (see Timeouts.settle)
 DEFAULT_BACKOFF_BASE: Final = 1.0
 DEFAULT_BACKOFF_CAP: Final = 20.0
 FLOW_SERVICE_PATH: Final = "/data/foundation/flowservice"
@@ -74,18 +76,23 @@ LogFormat = Literal["console", "json"]
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Timeouts:
-    """``request``: seconds per HTTP request; ``entry``: deadline per entry across its retries."""
+    """``request``: seconds per HTTP request; ``entry``: deadline per entry across its retries;
+    ``settle``: how long a create whose answer was lost may stay unseen in listings before it
+    is sent again (listings are not read-after-write consistent); 0 trusts the first look."""
 
     request: float = DEFAULT_TIMEOUT
     connect: float = 10.0
     entry: float = DEFAULT_ENTRY_DEADLINE
     grace: float = DEFAULT_GRACE  # how long in-flight work may finish after SIGINT/SIGTERM
+    settle: float = DEFAULT_SETTLE
 
     def __post_init__(self) -> None:
         for name in ("request", "connect", "entry", "grace"):
             value = getattr(self, name)
             if not math.isfinite(value) or value <= 0:
                 raise ConfigError(f"timeout {name} must be a positive number, got {value}")
+        if not math.isfinite(self.settle) or self.settle < 0:
+            raise ConfigError(f"--settle must be a number of seconds >= 0, got {self.settle}")
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

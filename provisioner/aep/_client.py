@@ -318,6 +318,20 @@ class FlowClient:
             seen.add(next_href)
             path, params = next_href, None
 
+    async def count_connections(self, *, sandbox: str, filters: Sequence[str] = ()) -> int:
+        """How many connections match the ``property`` filters (``count=true``: no items)."""
+        params = [*(("property", f) for f in filters), ("count", "true")]
+        resp = await self._reads.call(
+            functools.partial(
+                self.request, "list", "GET", "/connections", sandbox=sandbox, params=params
+            ),
+            kind="list",
+        )
+        count = resp.body.get("count") if isinstance(resp.body, dict) else None
+        if not isinstance(count, int) or isinstance(count, bool):
+            raise PermanentError("count answered without a count")
+        return count
+
     async def read(
         self, kind: str, path: str, *, sandbox: str, params: Sequence[tuple[str, str]] = ()
     ) -> Response:

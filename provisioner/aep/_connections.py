@@ -19,6 +19,7 @@ class Connection:
     description: str | None = None
     created_client: str | None = None  # the client id that created it (Platform's createdClient)
     auth_form: str | None = None  # auth.specName as the API shows it
+    created_at: int | None = None  # epoch ms (Platform's createdAt)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -41,11 +42,16 @@ def connection_of(item: object) -> Connection | None:
         description=item.get("description") if isinstance(item.get("description"), str) else None,
         created_client=_text_or_none(item.get("createdClient")),
         auth_form=_auth_form(item.get("auth")),
+        created_at=_int_or_none(item.get("createdAt")),
     )
 
 
 def _auth_form(auth: object) -> str | None:
     return _text_or_none(auth.get("specName")) if isinstance(auth, dict) else None
+
+
+def _int_or_none(value: object) -> int | None:
+    return value if isinstance(value, int) and not isinstance(value, bool) else None
 
 
 def _text_or_none(value: object) -> str | None:

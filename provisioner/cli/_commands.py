@@ -50,6 +50,7 @@ from provisioner.settings import (
     DEFAULT_IMS_URL,
     DEFAULT_PLATFORM_URL,
     DEFAULT_SANDBOX,
+    DEFAULT_SETTLE,
     Backoff,
     Credentials,
     Limits,
@@ -119,9 +120,10 @@ def _settings(
         raise ConfigError(
             f"--state: {scheme}:// is not a state backend; use a SQLite path or a postgresql:// URL"
         )
-    timeouts = Timeouts(request=args.timeout)
+    settle = getattr(args, "settle", DEFAULT_SETTLE)  # rollback has no --settle
+    timeouts = Timeouts(request=args.timeout, settle=settle)
     if args.entry_deadline is not None:
-        timeouts = Timeouts(request=args.timeout, entry=args.entry_deadline)
+        timeouts = Timeouts(request=args.timeout, entry=args.entry_deadline, settle=settle)
     return Settings(
         default_sandbox=env.get("AEP_SANDBOX", "").strip() or DEFAULT_SANDBOX,
         limits=Limits(concurrency=args.concurrency, rate=args.rate),

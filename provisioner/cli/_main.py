@@ -42,6 +42,7 @@ from provisioner.settings import (
     DEFAULT_MAX_ATTEMPTS,
     DEFAULT_RATE,
     DEFAULT_SANDBOX,
+    DEFAULT_SETTLE,
     DEFAULT_TIMEOUT,
     environment,
 )
@@ -77,6 +78,14 @@ def _manifest_options(parser: argparse.ArgumentParser) -> None:
         choices=AUTH_MODES,
         default="auto",
         help="auth form of the Oracle spec to send; auto reads the org's spec [%(default)s]",
+    )
+    parser.add_argument(
+        "--settle",
+        type=float,
+        default=DEFAULT_SETTLE,
+        metavar="S",
+        help="seconds a listing may lag a create: a create whose answer was lost is looked "
+        "for that long before it is sent again [%(default)s]",
     )
 
 

@@ -130,6 +130,7 @@ def create_app(
     app.on_response_prepare.append(_add_request_id)
 
     async def close_store(_: web.Application) -> None:
+        state.listing.flush()
         state.store.close()
 
     app.on_cleanup.append(close_store)

@@ -198,6 +198,7 @@ async def create_connection(request: web.Request) -> web.Response:
             auth=target,
         )
     )
+    state.listing.created(record.id)
     if state.dice.reset(state.plan.reset_rate):
         raise ConnectionDropped(record.id)
     location = f"{FLOW_PREFIX}/connections/{record.id}"
@@ -209,8 +210,9 @@ async def create_connection(request: web.Request) -> web.Response:
 def _existing(request: web.Request) -> ConnectionRecord:
     caller = request[CALLER]
     connection_id = request.match_info["id"]
-    record = request.app[EMULATOR_STATE].store.get(caller.org, caller.sandbox, connection_id)
-    if record is None:
+    state = request.app[EMULATOR_STATE]
+    record = state.store.get(caller.org, caller.sandbox, connection_id)
+    if record is None or state.listing.is_gone(connection_id):
         message = f"Connection with id {connection_id} not found"
         raise Refused(flow_error(request, NOT_FOUND, message))
     return record
@@ -259,7 +261,7 @@ async def delete_connection(request: web.Request) -> web.Response:
     if record.in_use:
         message = f"Connection {record.id} cannot be deleted: one or more flows use it"
         raise Refused(flow_error(request, IN_USE, message))
-    request.app[EMULATOR_STATE].store.delete(record.org, record.sandbox, record.id)
+    request.app[EMULATOR_STATE].listing.delete(record.org, record.sandbox, record.id)
     return web.Response(status=204)
 
 

@@ -153,6 +153,8 @@ class FaultPlan:
         seed: seeds the dice for error_rate and reset_rate.
         region: azure offers (and accepts) only the connection-string auth form, aws only
             Basic Authentication.
+        list_lag: seconds a new connection stays out of ``GET /connections`` listings (and a
+            deleted one stays in them); reads by id are never behind.
     """
 
     latency_ms: float = 0.0
@@ -170,9 +172,11 @@ class FaultPlan:
     unreachable_hosts: frozenset[str] = frozenset()
     seed: int | None = None
     region: Region = Region.AZURE
+    list_lag: float = 0.0
 
     def __post_init__(self) -> None:
         _check_non_negative("latency_ms", self.latency_ms)
+        _check_non_negative("list_lag", self.list_lag)
         object.__setattr__(self, "latency", _kind_latency(self.latency))
         _check_positive("rate_limit", self.rate_limit)
         object.__setattr__(self, "limit_schedule", _check_schedule(self.limit_schedule))

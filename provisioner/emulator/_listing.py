@@ -160,14 +160,19 @@ async def list_connections(request: web.Request) -> web.Response:
     except QueryError as exc:
         raise Refused(flow_error(request, BAD_QUERY, str(exc))) from None
     caller = request[CALLER]
-    store = request.app[EMULATOR_STATE].store
+    state = request.app[EMULATOR_STATE]
+    store = state.store
+    filters = query.filters
+    unlisted = state.listing.unlisted()
+    if unlisted:  # --list-lag: creates too recent to be listed yet
+        filters = (*filters, Filter(field="id", values=unlisted, negate=True))
     if query.count:
-        total = store.count(caller.org, caller.sandbox, filters=query.filters)
+        total = store.count(caller.org, caller.sandbox, filters=filters)
         return web.json_response({"count": total})
     rows = store.page(
         caller.org,
         caller.sandbox,
-        filters=query.filters,
+        filters=filters,
         order=query.order,
         after=query.after,
         limit=query.limit + 1,

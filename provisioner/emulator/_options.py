@@ -112,6 +112,13 @@ def add_emulator_arguments(parser: argparse.ArgumentParser) -> None:
         default=[],
         help="host whose /test is false and explore an error",
     )
+    add(
+        "--list-lag",
+        type=_non_negative,
+        default=0.0,
+        metavar="S",
+        help="listings show a new (or deleted) connection S seconds late; reads by id at once",
+    )
     add("--seed", type=int, default=None, help="seed for --error-rate and --reset-rate")
     add(
         "--region",
@@ -144,6 +151,7 @@ def plan_from_args(ns: argparse.Namespace) -> FaultPlan:
         unreachable_hosts=frozenset(h.lower() for h in ns.unreachable_host),
         seed=ns.seed,
         region=Region(ns.region),
+        list_lag=ns.list_lag,
     )
 
 

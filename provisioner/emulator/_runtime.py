@@ -17,7 +17,8 @@ from typing import Final
 from aiohttp import web
 
 from provisioner.emulator._faults import FaultDice, FaultPlan, RateLimiter, RequestKind
-from provisioner.emulator._store import Store
+from provisioner.emulator._lag import ListingLag
+from provisioner.emulator._store import ConnectionRecord, Store
 
 __all__ = [
     "EMULATOR_STATE",
@@ -130,6 +131,7 @@ class EmulatorState:
         self.stats = EmulatorStats()
         self.tokens = TokenRegistry(ttl=plan.token_ttl, clock=clock)
         self.dice = FaultDice(seed=plan.seed)
+        self.listing = ListingLag(lag=plan.list_lag, store=store, clock=clock)
         self.limiter: RateLimiter | None = None
         if plan.limited:
             self.limiter = RateLimiter(schedule=plan.schedule(), burst=plan.rate_burst, clock=clock)
@@ -145,6 +147,17 @@ class EmulatorState:
     def mark_in_use(self, connection_id: str, in_use: bool = True) -> bool:
         """Pretend a flow uses the connection, so that DELETE answers FLOW-1418-400."""
         return self.store.set_in_use(connection_id, in_use)
+
+    def connections(
+        self, org: str | None = None, sandbox: str | None = None
+    ) -> list[ConnectionRecord]:
+        """The connections that exist now (deleted ones that listings still show left out),
+        oldest first. For tests."""
+        return [
+            record
+            for record in self.store.connections(org, sandbox)
+            if not self.listing.is_gone(record.id)
+        ]
 
 
 EMULATOR_STATE: Final = web.AppKey("emulator_state", EmulatorState)

@@ -6,13 +6,14 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import random
-from collections.abc import Mapping, Sequence
+import time
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from types import MappingProxyType
 
 import structlog
 
-from provisioner.aep import AuthForm, Sleep
+from provisioner.aep import AuthForm, Connection, Sleep
 from provisioner.engine._authform import (
     choose_form,
     form_conflict,
@@ -20,28 +21,18 @@ from provisioner.engine._authform import (
     wanted_fingerprint,
     warn_other_forms,
 )
-from provisioner.engine._discover import Inventory, list_inventory
-from provisioner.engine._domain import (
-    Action,
-    Decision,
-    EntryKey,
-    Job,
-    JobKind,
-    ambiguous_message,
-    decide,
-    work_for,
-)
+from provisioner.engine._discover import list_inventory
+from provisioner.engine._domain import Action, EntryKey, Job, JobKind
 from provisioner.engine._entries import (
     RunOptions,
     fingerprints,
     known_entries,
     orphan_jobs,
-    remembered,
     resolve_jobs,
 )
 from provisioner.engine._observer import RunObserver
-from provisioner.engine._provision import ConnectionProvisioner
-from provisioner.engine._run import Run, StateUse, skipped
+from provisioner.engine._reconcile import Planned, Reconciler, decide_jobs
+from provisioner.engine._run import Run, StateUse
 from provisioner.engine._state import StateEntry
 from provisioner.errors import EntryError
 from provisioner.manifest import Manifest
@@ -60,11 +51,22 @@ class ApplyStrategy:
     state_use = StateUse.WRITE
     log_context: Mapping[str, str] = MappingProxyType({})
 
-    def __init__(self, manifest: Manifest, options: RunOptions) -> None:
+    def __init__(
+        self,
+        manifest: Manifest,
+        options: RunOptions,
+        *,
+        sleep: Sleep = asyncio.sleep,
+        clock: Callable[[], float] = time.monotonic,
+        rng: random.Random | None = None,
+    ) -> None:
         self.manifest = manifest
         self.options = options
+        self._sleep = sleep
+        self._clock = clock
+        self._rng = rng
         self._chosen: list[Job] = []
-        self._unselected: list[Result] = []
+        self.not_selected = 0  # entries --only / --retry-failed leave out of the run
         self._orphans: list[Job] = []
         self._known: dict[EntryKey, StateEntry] = {}
         self._fingerprints: dict[EntryKey, str] = {}
@@ -83,11 +85,11 @@ class ApplyStrategy:
             if self.options.wants(job.name, row.outcome if row else None):
                 self._chosen.append(job)
             else:
-                self._unselected.append(skipped(job, "not selected by --only/--retry-failed"))
+                self.not_selected += 1
         for sandbox in {j.sandbox for j in self._chosen}:
             for name, fp in run.state.intents(run.settings.target(sandbox)).items():
                 self._intents[EntryKey(sandbox, name)] = fp
-        return [*jobs, *self._orphans]
+        return [*self._chosen, *self._orphans]
 
     async def act(self, run: Run[Report]) -> None:
         try:  # the auth form first: a spec or an entry that does not fit stops the run here
@@ -96,14 +98,25 @@ class ApplyStrategy:
             self.unreachable(run, exc)
             return
         self._fingerprints = fingerprints(run.state, self._chosen, self._form.value)
-        self._record_unselected(run)
         try:
             inventory = await list_inventory(run.client, {j.sandbox for j in self._chosen})
         except EntryError as exc:
             self._not_listed(run, exc)
             return
         warn_other_forms([c for j in self._chosen for c in inventory.named(j.key)], self._form)
-        work = self._settle(run, inventory, self._form)
+        reconciler = Reconciler.for_run(
+            run.client,
+            run.settings,
+            verify=self.options.verify,
+            auth_form=self._form,
+            sleep=self._sleep,
+            clock=self._clock,
+            rng=self._rng,
+        )
+        planned = decide_jobs(
+            self._chosen, inventory, self._known, self._fingerprints, wanted=self._wanted(run)
+        )
+        work = await self._start(run, reconciler, self._refuse_other_forms(run, planned))
         if run.interrupted:
             return
         self._intend(run, work)
@@ -114,26 +127,90 @@ class ApplyStrategy:
             delete=len(self._orphans),
             done_already=len(run.results),
         )
-        provisioner = ConnectionProvisioner(
-            run.client, verify=self.options.verify, auth_form=self._form
-        )
         try:
-            await run.send([*work, *self._orphans], provisioner)
+            await run.send([*work, *self._orphans], reconciler.provisioner)
         finally:
             self._drop_unmade_intents(run, work)
+        await self._read_back(run, reconciler, work)
 
     def unreachable(self, run: Run[Report], exc: EntryError) -> None:
-        self._record_unselected(run)
         self._not_listed(run, exc)
 
     def outcome(self, run: Run[Report]) -> Report:
         report = run.report(str(self.manifest.path))
         form = self._form.value if self._form is not None else None
-        return dataclasses.replace(report, auth_form=form)
+        return dataclasses.replace(report, not_selected=self.not_selected, auth_form=form)
 
-    def _record_unselected(self, run: Run[Report]) -> None:
-        for result in self._unselected:
+    def _wanted(self, run: Run[Report]) -> Callable[[Job, Sequence[Connection]], str | None]:
+        """An entry's wanted fingerprint: in this run's form, or in its connection's own form
+        when that is another one (an unchanged entry of the other form stays ``existing``)."""
+        form = self._form or AuthForm.CONNECTION_STRING
+
+        def wanted(job: Job, found: Sequence[Connection]) -> str | None:
+            usual = self._fingerprints.get(job.key)
+            return wanted_fingerprint(run.state, job, found, form, usual)
+
+        return wanted
+
+    def _refuse_other_forms(self, run: Run[Report], planned: list[Planned]) -> list[Planned]:
+        """An update of a connection of another auth form fails, naming it: it is never
+        rewritten into this run's form."""
+        form = self._form or AuthForm.CONNECTION_STRING
+        kept: list[Planned] = []
+        for item in planned:
+            conflict = form_conflict(only(item.copies), form)
+            if item.decision.action is Action.UPDATE and conflict is not None:
+                run.record(_failed(item.job, conflict))
+            else:
+                kept.append(item)
+        return kept
+
+    async def _start(
+        self, run: Run[Report], reconciler: Reconciler, planned: list[Planned]
+    ) -> list[Job]:
+        """What the listing (and the settle window, reads by id, convergence) leaves to send;
+        entries already there are recorded."""
+        planned = await reconciler.wait_for_unrecorded(
+            planned,
+            self._intents,
+            self._known,
+            self._fingerprints,
+            stopping=lambda: run.interrupted,
+        )
+        for item in planned:
+            if item.decision.action is Action.EXISTS:
+                self._check_intent(run, item.job, item.copies)
+        settled = await reconciler.settle(planned, self._known)
+        for result in settled.ended:
             run.record(result)
+        return settled.work
+
+    async def _read_back(self, run: Run[Report], reconciler: Reconciler, work: list[Job]) -> None:
+        """Before the run ends: each name this run created has one connection; extra copies
+        are converged."""
+        if run.interrupted:
+            return
+        created = [
+            job.key
+            for job in work
+            if (r := run.results.get(job.key)) is not None and r.status is Outcome.CREATED
+        ]
+        try:
+            changed = await reconciler.read_back(run.results, created)
+        except EntryError as exc:
+            log.warning("read_back_failed", error=exc.message, http_status=exc.status)
+            return
+        for result in changed:
+            run.results[EntryKey.of(result)] = result
+            self.remember(run, result)
+            log.info(
+                "entry_converged",
+                entry=result.name,
+                status=result.status.value,
+                connection_id=result.connection_id,
+                removed_duplicates=list(result.removed_duplicates),
+                error=result.error,
+            )
 
     def _not_listed(self, run: Run[Report], exc: EntryError) -> None:
         """An outage before anything was sent: say so per entry."""
@@ -141,37 +218,12 @@ class ApplyStrategy:
         for job in self._chosen:
             run.record(_not_listed(job, exc))
 
-    def _settle(self, run: Run[Report], inventory: Inventory, form: AuthForm) -> list[Job]:
-        """Entries already there end ``existing`` (or ``failed`` when ambiguous); the jobs
-        left to do (create or update) are returned."""
-        work: list[Job] = []
-        for job in self._chosen:
-            found = inventory.named(job.key)
-            usual = self._fingerprints.get(job.key)
-            decision = decide(
-                found,
-                wanted=wanted_fingerprint(run.state, job, found, form, usual),
-                remembered=remembered(self._known.get(job.key)),
-            )
-            todo = work_for(job, decision)
-            conflict = form_conflict(only(found), form)
-            if todo is not None and todo.kind is JobKind.UPDATE and conflict is not None:
-                run.record(_failed(job, conflict))  # not rewritten into this run's form
-            elif todo is not None:
-                work.append(todo)
-            elif decision.action is Action.EXISTS:
-                self._check_intent(run, job, inventory)
-                run.record(_existing(job, decision))
-            else:
-                run.record(_failed_ambiguous(job, decision))
-        return work
-
-    def _check_intent(self, run: Run[Report], job: Job, inventory: Inventory) -> None:
+    def _check_intent(self, run: Run[Report], job: Job, copies: tuple[Connection, ...]) -> None:
         """An intent makes a found connection ours only if our client created it (when the
         API says who did): a name another tool took meanwhile is never pruned as ours."""
-        if job.key not in self._intents:
+        if job.key not in self._intents or not copies:
             return
-        creator = inventory.named(job.key)[0].created_client
+        creator = copies[0].created_client
         if creator is not None and creator != run.settings.credentials.client_id:
             del self._intents[job.key]
 
@@ -223,10 +275,10 @@ class ApplyRun(Run[Report]):
         observer: RunObserver | None = None,
         sleep: Sleep = asyncio.sleep,
         rng: random.Random | None = None,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
-        super().__init__(
-            ApplyStrategy(manifest, options), settings, observer=observer, sleep=sleep, rng=rng
-        )
+        strategy = ApplyStrategy(manifest, options, sleep=sleep, clock=clock, rng=rng)
+        super().__init__(strategy, settings, observer=observer, sleep=sleep, rng=rng)
         self.manifest = manifest
         self.options = options
 
@@ -246,6 +298,10 @@ def _surely_not_created(result: Result) -> bool:
     )
 
 
+def _failed(job: Job, error: str) -> Result:
+    return Result(name=job.name, sandbox=job.sandbox, status=Outcome.FAILED, error=error)
+
+
 def _not_listed(job: Job, exc: EntryError) -> Result:
     return Result(
         name=job.name,
@@ -255,26 +311,4 @@ def _not_listed(job: Job, exc: EntryError) -> Result:
         error=f"could not read the existing connections, so nothing was sent: {exc.message}",
         error_code=exc.code,
         request_id=exc.request_id,
-    )
-
-
-def _existing(job: Job, decision: Decision) -> Result:
-    return Result(
-        name=job.name,
-        sandbox=job.sandbox,
-        status=Outcome.EXISTING,
-        connection_id=decision.connection_id,
-    )
-
-
-def _failed(job: Job, error: str) -> Result:
-    return Result(name=job.name, sandbox=job.sandbox, status=Outcome.FAILED, error=error)
-
-
-def _failed_ambiguous(job: Job, decision: Decision) -> Result:
-    return Result(
-        name=job.name,
-        sandbox=job.sandbox,
-        status=Outcome.FAILED,
-        error=ambiguous_message(decision),
     )

@@ -34,11 +34,14 @@ class RunOptions:
     verify: bool = False
 
     def wants(self, name: str, last: Outcome | None) -> bool:
-        """Whether the entry ``name`` is selected, given its outcome in the state (if any)."""
+        """Whether the entry ``name`` is part of this run, given its outcome in the state (if
+        any). ``--retry-failed`` takes every entry not yet known to be done: last outcome
+        failed or skipped, or never attempted (no row: e.g. a ``kill -9`` came before its
+        outcome was committed)."""
         if self.only and name not in self.only:
             return False
         if self.retry_failed:
-            return last in (Outcome.FAILED, Outcome.SKIPPED)
+            return last is None or last in (Outcome.FAILED, Outcome.SKIPPED)
         return True
 
 

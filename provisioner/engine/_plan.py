@@ -9,15 +9,9 @@ from typing import Final, TextIO
 
 from provisioner.aep import AuthForm
 from provisioner.engine._authform import choose_form, form_conflict, only, wanted_fingerprint
+from provisioner.engine._converge import Verdict, foreign_message, judge_copies
 from provisioner.engine._discover import list_inventory
-from provisioner.engine._domain import (
-    Action,
-    Decision,
-    EntryKey,
-    Job,
-    ambiguous_message,
-    decide,
-)
+from provisioner.engine._domain import Action, Decision, EntryKey, Job, decide
 from provisioner.engine._entries import (
     RunOptions,
     fingerprints,
@@ -34,7 +28,7 @@ from provisioner.settings import Settings
 
 __all__ = ["PlanRow", "PlanStrategy", "run_plan", "write_plan"]
 
-_ACTIONS: Final = ("create", "update", "exists", "ambiguous", "orphaned", "skip")
+_ACTIONS: Final = ("create", "update", "exists", "converge", "ambiguous", "orphaned", "skip")
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -44,9 +38,12 @@ class PlanRow:
     decision: Decision | None  # None: filtered out by --only / --retry-failed
     auth_form: str | None = None  # the form apply would send (read from the org's spec)
     note: str | None = None  # e.g. the connection has another auth form
+    verdict: Verdict | None = None  # several copies of the name: what apply does with them
 
     @property
     def action(self) -> str:
+        if self.verdict is not None and self.verdict.keep is not None:
+            return "converge"
         return self.decision.action.value if self.decision else "skip"
 
 
@@ -64,6 +61,7 @@ class PlanStrategy(ReadOnly):
         self._decided: dict[EntryKey, Decision] = {}
         self._notes: dict[EntryKey, str] = {}
         self._form: AuthForm | None = None
+        self._verdicts: dict[EntryKey, Verdict] = {}
 
     def prepare(self, run: Run[list[PlanRow]]) -> Sequence[Job]:
         settings, state = run.settings, run.state
@@ -91,6 +89,12 @@ class PlanStrategy(ReadOnly):
             conflict = form_conflict(only(found), form)
             if conflict is not None:
                 self._notes[job.key] = conflict
+        client_id = run.settings.credentials.client_id
+        self._verdicts = {
+            key: judge_copies(inventory.named(key), client_id=client_id)
+            for key, decision in self._decided.items()
+            if decision.action is Action.AMBIGUOUS
+        }
 
     def outcome(self, run: Run[list[PlanRow]]) -> list[PlanRow]:
         form = self._form.value if self._form is not None else None
@@ -101,6 +105,7 @@ class PlanStrategy(ReadOnly):
                 decision=self._decided.get(j.key),
                 auth_form=form,
                 note=self._notes.get(j.key),
+                verdict=self._verdicts.get(j.key),
             )
             for j in self._jobs
         ]
@@ -125,6 +130,15 @@ async def run_plan(manifest: Manifest, settings: Settings, options: RunOptions) 
     return await run.execute()
 
 
+def _several(decision: Decision, verdict: Verdict | None) -> str:
+    if verdict is None:
+        return f"{len(decision.ids)} connections have this name: {', '.join(decision.ids)}"
+    if verdict.keep is None:
+        return foreign_message(len(decision.ids), verdict.foreign)
+    deleted = ", ".join(verdict.delete)
+    return f"{len(decision.ids)} copies, all this client's: keeps {verdict.keep}, deletes {deleted}"
+
+
 def _detail(row: PlanRow) -> str:
     decision = row.decision
     if decision is None:
@@ -140,7 +154,7 @@ def _detail(row: PlanRow) -> str:
         case Action.ORPHANED:
             return f"no longer in the manifest; apply --prune deletes it ({ids})"
         case _:
-            return ambiguous_message(decision)
+            return _several(decision, row.verdict)
 
 
 def write_plan(rows: list[PlanRow], out: TextIO) -> None:

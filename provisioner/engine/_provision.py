@@ -3,29 +3,37 @@ attempt's answer was lost), update under If-Match, delete; optionally test the c
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
+import time
+from collections.abc import Callable
+from typing import Final
 
 import structlog
 
-from provisioner.aep import AuthForm, FlowClient, connection_body, patch_ops
+from provisioner.aep import AuthForm, FlowClient, Sleep, connection_body, patch_ops
 from provisioner.engine._authform import form_conflict
+from provisioner.engine._converge import foreign_message, judge_copies
 from provisioner.engine._discover import lookup_name
-from provisioner.engine._domain import (
-    Action,
-    EntryKey,
-    Job,
-    JobKind,
-    ambiguous_message,
-    decide,
-)
+from provisioner.engine._domain import EntryKey, Job, JobKind
 from provisioner.engine._pool import Provisioned
 from provisioner.errors import EntryError, PermanentError, RetryableError
 from provisioner.manifest import DatabaseSpec
 from provisioner.reports import Outcome
 
-__all__ = ["ConnectionProvisioner", "reachable"]
+__all__ = ["ConnectionProvisioner", "answer_lost", "reachable"]
 
 log = structlog.get_logger(__name__)
+
+_GATEWAY_GAVE_UP: Final = frozenset({502, 504})  # the service may have gone on without it
+_LOOKS_PER_SETTLE: Final = 10  # how often a lost create is looked for within the window
+
+
+def answer_lost(exc: EntryError) -> bool:
+    """The create may have landed although no answer said so: no answer at all (timeout,
+    connection reset) or a gateway that stopped waiting. Such a create is looked for until the
+    settle window has passed before it is sent again."""
+    return exc.sent and (exc.status is None or exc.status in _GATEWAY_GAVE_UP)
 
 
 def _spec(job: Job) -> DatabaseSpec:
@@ -49,11 +57,21 @@ class ConnectionProvisioner:
         *,
         verify: bool = False,
         auth_form: AuthForm = AuthForm.CONNECTION_STRING,
+        client_id: str = "",
+        settle: float = 0.0,
+        sleep: Sleep = asyncio.sleep,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self._client = client
         self._verify = verify
         self._form = auth_form
-        self._uncertain: set[EntryKey] = set()  # creates that may have landed unseen
+        self._client_id = client_id
+        self._settle = settle
+        self._sleep = sleep
+        self._clock = clock
+        # (sandbox, name) of creates that may have landed unseen -> when the answer was lost
+        # (on the clock; -inf: an error answer, looked for once without waiting)
+        self._uncertain: dict[EntryKey, float] = {}
 
     async def provision(self, job: Job, attempt: int) -> Provisioned:
         if job.kind is JobKind.DELETE:
@@ -67,23 +85,26 @@ class ConnectionProvisioner:
             done = dataclasses.replace(done, verified=verified)
         return done
 
+    def uncertain(self, sandbox: str, name: str) -> None:
+        """A create of this entry may have landed unseen just now (an earlier run's, whose
+        outcome was never recorded): look for it until the settle window has passed."""
+        self._uncertain[EntryKey(sandbox, name)] = self._clock()
+
     async def _create(self, job: Job) -> Provisioned:
-        if job.key in self._uncertain:
-            found = await lookup_name(self._client, sandbox=job.sandbox, name=job.name)
-            decision = decide(found)
-            if decision.action is Action.AMBIGUOUS:
-                raise PermanentError(ambiguous_message(decision))
-            if decision.action is Action.EXISTS:
-                log.info("create_found_after_lost_answer", connection_id=decision.ids[0])
-                return Provisioned(status=Outcome.CREATED, connection_id=decision.ids[0])
-            self._uncertain.discard(job.key)
+        key = job.key
+        since = self._uncertain.get(key)
+        if since is not None:
+            found = await self._look_until_settled(job, since)
+            if found is not None:
+                return found
+            del self._uncertain[key]
         try:
             created = await self._client.create_connection(
                 connection_body(_spec(job), self._form), sandbox=job.sandbox
             )
         except RetryableError as exc:
-            if exc.sent and exc.status != 429:
-                self._uncertain.add(job.key)  # it may have landed: look before sending again
+            if exc.sent and exc.status != 429:  # it may have landed: look before sending again
+                self._uncertain[key] = self._clock() if answer_lost(exc) else float("-inf")
             raise
         return Provisioned(
             status=Outcome.CREATED,
@@ -91,6 +112,25 @@ class ConnectionProvisioner:
             http_status=created.status,
             request_id=created.request_id,
         )
+
+    async def _look_until_settled(self, job: Job, since: float) -> Provisioned | None:
+        """Look for the entry's connection (a listing by name) until one is found or the
+        settle window since ``since`` has passed: a listing may lag a create by seconds, so
+        one look that finds nothing proves nothing. None: not found, send it again."""
+        poll = max(1.0, self._settle / _LOOKS_PER_SETTLE)
+        while True:
+            found = await lookup_name(self._client, sandbox=job.sandbox, name=job.name)
+            if found:
+                verdict = judge_copies(found, client_id=self._client_id)
+                if verdict.foreign:
+                    raise PermanentError(foreign_message(len(found), verdict.foreign))
+                log.info("create_found_after_lost_answer", connection_id=verdict.keep)
+                return Provisioned(status=Outcome.CREATED, connection_id=verdict.keep)
+            remaining = since + self._settle - self._clock()
+            if remaining <= 0:
+                return None
+            log.info("create_not_listed_yet", wait_s=round(min(remaining, poll), 3))
+            await self._sleep(min(remaining, poll))
 
     async def _update(self, job: Job) -> Provisioned:
         """PATCH under a fresh etag; on 412 (changed meanwhile) read it again and try once more."""

@@ -27,7 +27,13 @@ ReportWriter = Callable[[Report, TextIO], None]
 
 _CELL_NAMES: Final = ("name", "sandbox", "status", "connection_id", "attempts", "http_status")
 CSV_HEADER: Final = (*_CELL_NAMES, "error")
-_MD_HEADER: Final = (*_CELL_NAMES, "error_code", "error", "duration_ms")
+_MD_HEADER: Final = (
+    *_CELL_NAMES,
+    "error_code",
+    "error",
+    "duration_ms",
+    "removed_duplicates",
+)
 
 
 def _cells(result: Result) -> tuple[str, ...]:
@@ -47,7 +53,8 @@ def _csv_row(result: Result) -> tuple[str, ...]:
 
 
 def write_csv(report: Report, out: TextIO) -> None:
-    """One row per entry under the header CSV_HEADER (the contract's seven columns).
+    """One row per entry under the header CSV_HEADER (the contract's seven columns; the ids
+    of removed duplicates are in the JSON, text and Markdown forms).
 
     An absent value (no connection id, no HTTP status, no error) is an empty cell.
     """
@@ -76,6 +83,7 @@ def _md_result(result: Result) -> tuple[str, ...]:
         result.error_code or "",
         result.error or "",
         str(result.duration_ms),
+        " ".join(result.removed_duplicates),
     )
 
 

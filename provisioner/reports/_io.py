@@ -1,8 +1,9 @@
 """The report's JSON form: Report <-> dict, reading a report file back, and writing one atomically.
 
-The shape is the one in docs/contract.md ("Report"), plus ``summary.updated`` and the result
-fields ``error_code``, ``verified`` and ``request_id``. Unknown keys are ignored so that a
-newer report renders.
+The shape is the one in docs/contract.md ("Report"), plus ``summary.updated``,
+``summary.not_selected``, ``summary.removed_duplicates`` and the result fields ``error_code``,
+``verified``, ``request_id`` and ``removed_duplicates`` (a list of connection ids). Unknown
+keys are ignored so that a newer report renders.
 """
 
 from __future__ import annotations
@@ -47,6 +48,7 @@ def _result_to_dict(result: Result) -> dict[str, object]:
         "error_code": result.error_code,
         "verified": result.verified,
         "request_id": result.request_id,
+        "removed_duplicates": list(result.removed_duplicates),
     }
 
 
@@ -153,6 +155,14 @@ def _verified(chk: _Checker, obj: Mapping[str, object], where: str) -> bool | No
     return None
 
 
+def _removed(chk: _Checker, obj: Mapping[str, object], where: str) -> tuple[str, ...]:
+    value = obj.get("removed_duplicates", [])
+    if isinstance(value, list) and all(isinstance(v, str) and v for v in value):
+        return tuple(str(v) for v in value)
+    chk.fail(f"{where}removed_duplicates", "an array of connection ids", value)
+    return ()
+
+
 def _status(chk: _Checker, obj: Mapping[str, object], where: str) -> Outcome:
     value = obj.get("status")
     if isinstance(value, str) and value in _OUTCOME_VALUES:
@@ -180,18 +190,23 @@ def _result_from(chk: _Checker, value: object, index: int) -> Result | None:
         duration_ms=chk.count(obj, "duration_ms", where, default=0),
         verified=_verified(chk, obj, where),
         request_id=_optional_text(chk, obj, "request_id", where),
+        removed_duplicates=_removed(chk, obj, where),
     )
     return result if len(chk.issues) == before else None
 
 
-def _check_summary(chk: _Checker, value: object, results: tuple[Result, ...]) -> None:
+def _check_summary(chk: _Checker, value: object, results: tuple[Result, ...]) -> int:
+    """Check the counts against the results; return ``not_selected`` (which only the summary
+    holds)."""
     obj = chk.mapping(value, "summary")
     if obj is None:
-        return
+        return 0
+    not_selected = chk.count(obj, "not_selected", "summary.", default=0)
     # Counts are compared only when every result was read: otherwise they cannot agree.
     comparable = not chk.issues
-    actual = Summary.of(results).as_dict()
-    keys = [*_SUMMARY_KEYS, *(k for k in ("updated", "deleted") if k in obj)]
+    actual = Summary.of(results, not_selected=not_selected).as_dict()
+    optional = ("updated", "deleted", "removed_duplicates")
+    keys = [*_SUMMARY_KEYS, *(k for k in optional if k in obj)]
     for key in keys:
         before = len(chk.issues)
         stated = chk.count(obj, key, "summary.", default=None)
@@ -200,6 +215,7 @@ def _check_summary(chk: _Checker, value: object, results: tuple[Result, ...]) ->
             chk.issues.append(
                 f"{chk.source}: summary.{key}: says {stated} but the results hold {held}"
             )
+    return not_selected
 
 
 def _results_from(chk: _Checker, value: object) -> tuple[Result, ...]:
@@ -232,7 +248,7 @@ def report_from_dict(data: object, *, source: str) -> Report:
     if started_at and finished_at and (started_at.tzinfo is None) != (finished_at.tzinfo is None):
         chk.issues.append(f"{source}: finished_at: one time has a time zone and the other not")
     results = _results_from(chk, obj.get("results"))
-    _check_summary(chk, obj.get("summary"), results)
+    not_selected = _check_summary(chk, obj.get("summary"), results)
     if chk.issues or started_at is None or finished_at is None:
         shown = chk.issues[:_MAX_ISSUES]
         if len(chk.issues) > _MAX_ISSUES:
@@ -245,6 +261,7 @@ def report_from_dict(data: object, *, source: str) -> Report:
         finished_at=finished_at,
         results=results,
         auth_form=auth_form,
+        not_selected=not_selected,
     )
 
 

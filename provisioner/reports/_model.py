@@ -39,6 +39,7 @@ class Result:
     duration_ms: int = 0
     verified: bool | None = None
     request_id: str | None = None  # of the last answer: what Adobe support asks for
+    removed_duplicates: tuple[str, ...] = ()  # ids of this name's extra copies deleted
 
     @property
     def ok(self) -> bool:
@@ -47,7 +48,8 @@ class Result:
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Summary:
-    """How many entries ended in each outcome."""
+    """How many entries ended in each outcome; how many the run left out (``--only``,
+    ``--retry-failed``) and how many duplicate copies it deleted."""
 
     total: int
     created: int
@@ -56,13 +58,17 @@ class Summary:
     failed: int
     skipped: int
     deleted: int = 0
+    not_selected: int = 0
+    removed_duplicates: int = 0
 
     @classmethod
-    def of(cls, results: tuple[Result, ...]) -> Summary:
+    def of(cls, results: tuple[Result, ...], *, not_selected: int = 0) -> Summary:
         counts = {o: 0 for o in Outcome}
         for r in results:
             counts[r.status] += 1
         return cls(
+            not_selected=not_selected,
+            removed_duplicates=sum(len(r.removed_duplicates) for r in results),
             total=len(results),
             created=counts[Outcome.CREATED],
             existing=counts[Outcome.EXISTING],
@@ -74,7 +80,7 @@ class Summary:
 
     def as_dict(self) -> dict[str, int]:
         """The counts in the report's order: total, created, existing, updated, failed, skipped
-        (then deleted, when any entry was)."""
+        (then deleted, when any entry was), not_selected, removed_duplicates."""
         counts = {
             "total": self.total,
             "created": self.created,
@@ -85,12 +91,15 @@ class Summary:
         }
         if self.deleted:
             counts["deleted"] = self.deleted
+        counts["not_selected"] = self.not_selected
+        counts["removed_duplicates"] = self.removed_duplicates
         return counts
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Report:
-    """One run: when, on which manifest, and how each entry ended (in manifest order).
+    """One run: when, on which manifest, and how each selected entry ended (in manifest
+    order). ``not_selected``: entries ``--only``/``--retry-failed`` left out of the run.
 
     ``http_statuses`` counts the run's HTTP answers by status, for its metrics; it is not part
     of the report's JSON (a report read back has none) nor of its equality.
@@ -101,12 +110,13 @@ class Report:
     started_at: datetime
     finished_at: datetime
     results: tuple[Result, ...]
+    not_selected: int = 0
     http_statuses: Mapping[int, int] = field(default_factory=dict, compare=False)
     auth_form: str | None = None  # the Oracle auth form sent (specName); None: not read
 
     @property
     def summary(self) -> Summary:
-        return Summary.of(self.results)
+        return Summary.of(self.results, not_selected=self.not_selected)
 
     @property
     def ok(self) -> bool:

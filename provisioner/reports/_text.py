@@ -99,7 +99,23 @@ def _write_totals(report: Report, out: TextIO) -> None:
         for outcome in Outcome
         if outcome not in (Outcome.UPDATED, Outcome.DELETED) or counts[outcome]
     ]
+    summary = report.summary
+    if summary.not_selected:
+        parts.append(f"{summary.not_selected} not selected")
+    if summary.removed_duplicates:
+        parts.append(f"{summary.removed_duplicates} duplicates removed")
     out.write(f"\nTotals: {', '.join(parts)} ({len(report.results)} entries)\n")
+
+
+def _write_removed(report: Report, out: TextIO) -> None:
+    removed = [r for r in report.results if r.removed_duplicates]
+    if not removed:
+        return
+    out.write("\nDuplicates removed (the oldest copy of each name kept):\n")
+    for result in removed:
+        ids = ", ".join(one_line(cid) for cid in result.removed_duplicates)
+        kept = one_line(result.connection_id or "-")
+        out.write(f"  {one_line(result.name)} [{one_line(result.sandbox)}]: {ids} (kept {kept})\n")
 
 
 def _write_groups(title: str, results: list[Result], out: TextIO) -> None:
@@ -145,6 +161,7 @@ def write_text(report: Report, out: TextIO, *, manifest_hint: str | None = None)
     out.write("\n")
     _write_entries(report, out)
     _write_totals(report, out)
+    _write_removed(report, out)
     _write_groups(
         "Failed, by cause", [r for r in report.results if r.status is Outcome.FAILED], out
     )

@@ -25,6 +25,7 @@ def _apply_args(manifest: Path, report: Path) -> list[str]:
         "apply", str(manifest),
         "--concurrency", "16", "--rate", "100000", "--max-attempts", "8",
         "--backoff-base", "0.005", "--backoff-cap", "0.05",
+        "--settle", "0.2",  # the emulator's listings do not lag here: a short window will do
         "--log-format", "json", "--no-progress", "--report", str(report),
     ]  # fmt: skip
 

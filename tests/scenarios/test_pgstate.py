@@ -58,6 +58,7 @@ async def test_host_b_knows_what_host_a_did(
 def _args(manifest_path: Path, *extra: str) -> list[str]:
     return [
         "apply", str(manifest_path), "--concurrency", "4", "--rate", "100000",
+        "--settle", "0.5",  # the emulator's listings do not lag: creates a killed run left
         "--log-format", "json", "--no-progress", "--report", str(manifest_path.parent / "r.json"),
         *extra,
     ]  # fmt: skip

@@ -814,6 +814,26 @@ async def test_new_write_calls_send_if_match_and_map_404_and_test_result(
     assert await client.test_connection("c1", sandbox="prod") is False
 
 
+async def test_count_connections_reads_the_count_and_refuses_an_answer_without_one(
+    client: FlowClient, http: FakeHttp
+) -> None:
+    http.get(CONNECTIONS + "?count=true&property=name%3D%3Da,b", payload={"count": 7})
+    assert await client.count_connections(sandbox="prod", filters=["name==a,b"]) == 7
+    http.get(CONNECTIONS + "?count=true", payload={"items": []})
+    with pytest.raises(PermanentError, match="without a count"):
+        await client.count_connections(sandbox="prod")
+
+
+async def test_a_connection_carries_who_made_it_and_when(
+    client: FlowClient, http: FakeHttp
+) -> None:
+    item = {"id": "c1", "name": "n", "createdClient": "cid", "createdAt": 1_700_000_000_000}
+    http.get(CONNECTIONS, payload={"items": [item, {"id": "c2", "name": "n", "createdAt": True}]})
+    first, second = await client.list_connections(sandbox="prod")
+    assert (first.created_client, first.created_at) == ("cid", 1_700_000_000_000)
+    assert second.created_at is None
+
+
 async def test_an_injected_session_carries_the_requests_and_is_left_open() -> None:
     """The transport seam: a caller's session (its own headers, connector) is used as is,
     for IMS and Flow alike, and the client does not close what it did not open."""

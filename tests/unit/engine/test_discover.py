@@ -35,7 +35,9 @@ ODD_NAMES = [
 async def _create_directly(emu: RunningEmulator, name: str) -> str:
     """A connection made by someone else (same org and sandbox, another tool)."""
     async with aiohttp.ClientSession() as session:
-        caller = EmulatorCaller(session=session, base_url=emu.base_url, org=EMULATOR_ORG)
+        caller = EmulatorCaller(
+            session=session, base_url=emu.base_url, org=EMULATOR_ORG, client_id="other-tool"
+        )
         reply = await caller.create(oracle_body(name), token=await caller.access_token())
     assert reply.status == 201
     return str(reply.field("id"))
@@ -80,6 +82,8 @@ async def test_several_connections_with_the_entry_name_fail_the_entry_listing_th
     assert twin.status is Outcome.FAILED
     assert twin.error is not None
     assert all(i in twin.error for i in ids)
+    assert "made by another client" in twin.error
+    assert twin.removed_duplicates == ()
     assert single.status is Outcome.CREATED
     assert emulator.store.count_by_name("twin") == 2
 
@@ -109,7 +113,7 @@ async def test_lost_create_answers_are_looked_up_not_sent_again(
 
 
 @pytest.mark.parametrize("flag", ["only", "retry_failed"])
-async def test_filters_act_on_selected_entries_and_skip_the_rest(
+async def test_filters_act_on_selected_entries_and_leave_the_rest_out(
     emulator: RunningEmulator, tmp_path: Path, flag: str
 ) -> None:
     settings = make_settings(emulator, tmp_path)
@@ -120,5 +124,26 @@ async def test_filters_act_on_selected_entries_and_skip_the_rest(
     object.__setattr__(bad, "sid", "FIXED")
     report = await ApplyRun(manifest(tmp_path, [good, bad]), settings, options).execute()
     statuses = {r.name: r.status for r in report.results}
-    assert statuses == {"good": Outcome.SKIPPED, "bad": Outcome.CREATED}
+    assert statuses == {"bad": Outcome.CREATED}  # "good" is not part of the run
+    assert (report.summary.total, report.summary.not_selected) == (1, 1)
+    assert report.ok  # an entry left out never fails the run
     assert emulator.store.count_by_name("good") == 1
+
+
+async def test_retry_failed_takes_entries_never_attempted(
+    emulator: RunningEmulator, tmp_path: Path
+) -> None:
+    """After a kill -9 no outcome row may exist for an entry: it is not known to be done."""
+    settings = make_settings(emulator, tmp_path)
+    done, bad = spec("done"), spec("bad")
+    object.__setattr__(bad, "sid", "")
+    await ApplyRun(manifest(tmp_path, [done, bad]), settings, RunOptions()).execute()
+    object.__setattr__(bad, "sid", "FIXED")
+    newcomer = spec("newcomer")
+    options = RunOptions(retry_failed=True)
+    report = await ApplyRun(manifest(tmp_path, [done, bad, newcomer]), settings, options).execute()
+    assert {r.name: r.status for r in report.results} == {
+        "bad": Outcome.CREATED,
+        "newcomer": Outcome.CREATED,
+    }
+    assert report.summary.not_selected == 1

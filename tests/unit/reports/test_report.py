@@ -94,6 +94,8 @@ def test_summary_counts_every_outcome() -> None:
         "updated",
         "failed",
         "skipped",
+        "not_selected",
+        "removed_duplicates",
     ]
 
 
@@ -115,6 +117,8 @@ def test_report_to_dict_has_the_contract_shape() -> None:
         "updated": 1,
         "failed": 1,
         "skipped": 1,
+        "not_selected": 0,
+        "removed_duplicates": 0,
     }
     results = data["results"]
     assert isinstance(results, list)
@@ -130,6 +134,7 @@ def test_report_to_dict_has_the_contract_shape() -> None:
         "error_code": None,
         "verified": True,
         "request_id": None,
+        "removed_duplicates": [],
     }
 
 

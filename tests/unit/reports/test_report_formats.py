@@ -128,8 +128,11 @@ def test_markdown_has_summary_and_one_row_per_entry() -> None:
     assert "- manifest: configs/x.yaml" in text
     summary = _md_table(text, "Summary")
     assert summary == [
-        ["total", "created", "existing", "updated", "failed", "skipped"],
-        ["5", "1", "1", "0", "2", "1"],
+        [
+            *("total", "created", "existing", "updated", "failed", "skipped"),
+            *("not_selected", "removed_duplicates"),
+        ],
+        ["5", "1", "1", "0", "2", "1", "0", "0"],
     ]
     results = _md_table(text, "Results")
     assert results[0][:3] == ["name", "sandbox", "status"]
