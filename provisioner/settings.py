@@ -233,10 +233,13 @@ def pushgateway_url(value: str | None, env: Mapping[str, str]) -> str | None:
     if not url:
         return None
     parts = urlsplit(url)
+    # messages show the scheme and host at most: the rest of a URL may hold a token
     if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise ConfigError(f"{name}: expected an http(s) URL, got {url!r}")
+        raise ConfigError(f"{name}: expected an http(s) URL, got a {parts.scheme or 'bare'} one")
     if parts.username is not None or parts.password is not None:
         raise ConfigError(f"{name}: credentials in the URL are not supported")
     if parts.query or parts.fragment:
-        raise ConfigError(f"{name}: expected no query or fragment, got {url!r}")
+        raise ConfigError(
+            f"{name}: expected no query or fragment ({parts.scheme}://{parts.hostname}…)"
+        )
     return url.rstrip("/")

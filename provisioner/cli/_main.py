@@ -100,6 +100,8 @@ def _add_explore(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> No
     add("--format", choices=EXPLORE_FORMATS, default="csv", help="output format [%(default)s]")
     add("--output", type=Path, default=None, metavar="PATH", help="write here, not to stdout")
     add("--no-progress", action="store_true")
+    add("--auth", choices=AUTH_MODES, default="auto",
+        help="accepted as for apply; explore sends no credentials: no effect")  # fmt: skip
 
 
 def _metrics_options(parser: argparse.ArgumentParser) -> None:

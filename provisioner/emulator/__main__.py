@@ -27,7 +27,7 @@ def main(argv: list[str] | None = None) -> int:
         plan_from_args(ns)
     except ConfigError as exc:
         parser.error(str(exc))
-    # This is an entry point of its own (cli.py is not in the way): log to stderr.
+    # This is an entry point of its own (the cli package is not in the way): log to stderr.
     structlog.configure(
         logger_factory=structlog.PrintLoggerFactory(sys.stderr),
         wrapper_class=structlog.make_filtering_bound_logger(logging.INFO),

@@ -95,7 +95,7 @@ class ApplyStrategy:
         try:  # the auth form first: a spec or an entry that does not fit stops the run here
             self._form = await choose_form(run.client, run.settings, self.manifest, self._chosen)
         except EntryError as exc:
-            self.unreachable(run, exc)
+            self._not_listed(run, exc, what="the Oracle connection spec", event="spec_failed")
             return
         self._fingerprints = fingerprints(run.state, self._chosen, self._form.value)
         try:
@@ -113,10 +113,11 @@ class ApplyStrategy:
             clock=self._clock,
             rng=self._rng,
         )
+        wanted = self._wanted(run)
         planned = decide_jobs(
-            self._chosen, inventory, self._known, self._fingerprints, wanted=self._wanted(run)
+            self._chosen, inventory, self._known, self._fingerprints, wanted=wanted
         )
-        work = await self._start(run, reconciler, self._refuse_other_forms(run, planned))
+        work = await self._start(run, reconciler, planned, wanted)
         if run.interrupted:
             return
         self._intend(run, work)
@@ -134,7 +135,7 @@ class ApplyStrategy:
         await self._read_back(run, reconciler, work)
 
     def unreachable(self, run: Run[Report], exc: EntryError) -> None:
-        self._not_listed(run, exc)
+        self._not_listed(run, exc, what="the API (authentication)", event="api_unreachable")
 
     def outcome(self, run: Run[Report]) -> Report:
         report = run.report(str(self.manifest.path))
@@ -166,7 +167,11 @@ class ApplyStrategy:
         return kept
 
     async def _start(
-        self, run: Run[Report], reconciler: Reconciler, planned: list[Planned]
+        self,
+        run: Run[Report],
+        reconciler: Reconciler,
+        planned: list[Planned],
+        wanted: Callable[[Job, Sequence[Connection]], str | None],
     ) -> list[Job]:
         """What the listing (and the settle window, reads by id, convergence) leaves to send;
         entries already there are recorded."""
@@ -175,8 +180,10 @@ class ApplyStrategy:
             self._intents,
             self._known,
             self._fingerprints,
+            wanted=wanted,
             stopping=lambda: run.interrupted,
         )
+        planned = self._refuse_other_forms(run, planned)
         for item in planned:
             if item.decision.action is Action.EXISTS:
                 self._check_intent(run, item.job, item.copies)
@@ -212,11 +219,19 @@ class ApplyStrategy:
                 error=result.error,
             )
 
-    def _not_listed(self, run: Run[Report], exc: EntryError) -> None:
-        """An outage before anything was sent: say so per entry."""
-        log.error("listing_failed", error=exc.message, http_status=exc.status)
-        for job in self._chosen:
-            run.record(_not_listed(job, exc))
+    def _not_listed(
+        self,
+        run: Run[Report],
+        exc: EntryError,
+        *,
+        what: str = "the existing connections",
+        event: str = "listing_failed",
+    ) -> None:
+        """An outage before anything was sent: say so per entry (orphans of ``--prune``
+        included), naming what could not be read."""
+        log.error(event, error=exc.message, http_status=exc.status)
+        for job in [*self._chosen, *self._orphans]:
+            run.record(_not_listed(job, exc, what))
 
     def _check_intent(self, run: Run[Report], job: Job, copies: tuple[Connection, ...]) -> None:
         """An intent makes a found connection ours only if our client created it (when the
@@ -302,13 +317,13 @@ def _failed(job: Job, error: str) -> Result:
     return Result(name=job.name, sandbox=job.sandbox, status=Outcome.FAILED, error=error)
 
 
-def _not_listed(job: Job, exc: EntryError) -> Result:
+def _not_listed(job: Job, exc: EntryError, what: str) -> Result:
     return Result(
         name=job.name,
         sandbox=job.sandbox,
         status=Outcome.FAILED,
         http_status=exc.status,
-        error=f"could not read the existing connections, so nothing was sent: {exc.message}",
+        error=f"could not read {what}, so nothing was sent: {exc.message}",
         error_code=exc.code,
         request_id=exc.request_id,
     )

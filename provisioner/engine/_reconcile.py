@@ -172,6 +172,8 @@ class Reconciler:
         unrecorded: Iterable[Key],
         known: Mapping[Key, StateEntry],
         fingerprints: Mapping[Key, str],
+        *,
+        wanted: Callable[[Job, Sequence[Connection]], str | None] | None = None,
         stopping: Callable[[], bool] = lambda: False,
     ) -> list[Planned]:
         """Creates of an earlier run whose outcome was never recorded (its process died) and
@@ -198,7 +200,8 @@ class Reconciler:
             for job in unseen:
                 self.provisioner.uncertain(job.sandbox, job.name)
             return planned
-        again = {p.job.key: p for p in decide_jobs(unseen, inventory, known, fingerprints)}
+        decided = decide_jobs(unseen, inventory, known, fingerprints, wanted=wanted)
+        again = {p.job.key: p for p in decided}
         return [again.get(p.job.key, p) for p in planned]
 
     async def settle(self, planned: list[Planned], known: Mapping[Key, StateEntry]) -> Settled:

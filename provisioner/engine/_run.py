@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import random
 import secrets
+import time
 from collections.abc import Mapping, Sequence
 from contextlib import ExitStack
 from datetime import UTC, datetime
@@ -29,7 +30,7 @@ from provisioner.engine._domain import EntryKey, Job
 from provisioner.engine._observer import NullObserver, RunObserver
 from provisioner.engine._pool import Pool, PoolConfig, Provisioner
 from provisioner.engine._state import State, open_state, run_lock
-from provisioner.errors import EntryError
+from provisioner.errors import EntryError, LockedError
 from provisioner.reports import Outcome, Report, Result
 from provisioner.settings import Settings
 
@@ -182,7 +183,7 @@ class Run(Generic[T]):
             ExitStack() as stack,
         ):
             if use is StateUse.WRITE:
-                stack.enter_context(run_lock(self.settings))
+                await self._take_lock(stack)
             if use is not StateUse.NONE:
                 self._state = stack.enter_context(open_state(self.settings))
             try:
@@ -194,6 +195,20 @@ class Run(Generic[T]):
                 self._state = None
         self.finished_at = datetime.now(UTC)
         return self.strategy.outcome(self)
+
+    async def _take_lock(self, stack: ExitStack) -> None:
+        """The run lock, taken in a worker thread: a ``--wait-lock`` wait keeps the event loop
+        free, so SIGINT/SIGTERM still reach the run, and a stop ends the wait at its next try
+        (LockedError: nothing was sent)."""
+
+        def sleep(delay: float) -> None:
+            if self.interrupted:
+                raise LockedError("stopped while waiting for the run lock; nothing was sent")
+            time.sleep(delay)
+
+        lock = run_lock(self.settings, sleep=sleep)
+        await asyncio.to_thread(lock.__enter__)
+        stack.push(lock)
 
     async def _connected(self) -> None:
         async with FlowClient(ClientConfig.of(self.settings), pacer=self.pacer) as client:

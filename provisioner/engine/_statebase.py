@@ -17,6 +17,7 @@ import asyncio
 import hashlib
 import hmac
 import json
+import sqlite3
 import time
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterable, Sequence
@@ -48,6 +49,8 @@ __all__ = [
 log = structlog.get_logger(__name__)
 
 COMMIT_EVERY: Final = 0.5  # seconds an outcome row may wait for its commit
+# what a state database that fails (or is gone) raises: ours, and SQLite's own when unwrapped
+_STATE_ERRORS: Final = (ConfigError, sqlite3.Error, OSError)
 SCHEMA_VERSION: Final = 1  # the state's schema version this code writes and reads
 RESOLVED: Final = ("created", "existing", "updated")  # outcomes that resolve an intent
 
@@ -230,10 +233,24 @@ class BufferedState(ABC):
         self.close()
 
     def close(self) -> None:
+        """Commit what is left and disconnect. A state database that is gone by then is an
+        error in the log (``state_commit_failed`` with the rows lost), never an exception: the
+        run's report must still be written, and the next run finds the connections through
+        the listing (intents committed before each create make them this tool's)."""
         try:
             self.commit()
+        except _STATE_ERRORS as exc:
+            log.error("state_commit_failed", error=str(exc), lost_rows=len(self._pending))
         finally:
             self._disconnect()
+
+    def _tolerated(self, event: str, write: Callable[[], None]) -> None:
+        """A write the run can do without (a forgotten row, a dropped intent): a failure is
+        logged and the run goes on; the next run sees the API's truth."""
+        try:
+            write()
+        except _STATE_ERRORS as exc:
+            log.error(event, error=str(exc))
 
     def _commit_soon(self) -> None:
         """Commit now if the last commit is ``COMMIT_EVERY`` old; else at most that much later
@@ -256,7 +273,7 @@ class BufferedState(ABC):
             self._timer = None
         try:
             self.commit()
-        except ConfigError as exc:
+        except _STATE_ERRORS as exc:
             log.error("state_commit_failed", error=str(exc), waiting_rows=len(self._pending))
             loop = asyncio.get_running_loop()
             self._timer = loop.call_later(COMMIT_EVERY, self._commit_or_retry)
@@ -314,10 +331,16 @@ class BufferedState(ABC):
         self.commit()
 
     def drop_intents(self, rows: Iterable[tuple[str, str]]) -> None:
-        """Forget intents whose create was surely never made (not sent, or refused)."""
-        self._write_pending()
-        self._delete_intents(list(rows))
-        self.commit()
+        """Forget intents whose create was surely never made (not sent, or refused). A state
+        database gone meanwhile leaves them: the next run looks for those names first."""
+        dropped = list(rows)
+
+        def write() -> None:
+            self._write_pending()
+            self._delete_intents(dropped)
+            self.commit()
+
+        self._tolerated("state_intents_not_dropped", write)
 
     def intents(self, target: str) -> dict[str, str | None]:
         """Creates sent (or about to be) whose outcome was never recorded: name -> fingerprint."""
@@ -328,10 +351,15 @@ class BufferedState(ABC):
         }
 
     def forget(self, target: str, name: str) -> None:
-        """Drop an entry's row (its connection was deleted on purpose)."""
-        self.commit()
-        self._delete_entry(target, name)
-        self._commit_soon()
+        """Drop an entry's row (its connection was deleted on purpose). A state database gone
+        meanwhile keeps the row: the next run reads the id, finds it gone, and acts on that."""
+
+        def write() -> None:
+            self.commit()
+            self._delete_entry(target, name)
+            self._commit_soon()
+
+        self._tolerated("state_forget_failed", write)
 
     def record(
         self,

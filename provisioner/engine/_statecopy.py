@@ -22,14 +22,30 @@ class CopySummary:
 
 
 def describe_state(location: str) -> str:
-    """What a message may show of a state's place (never a URL's password)."""
-    return f"postgresql://{describe_url(location)}" if is_postgres_url(location) else location
+    """What a message may show of a state's place (never a URL's password): a PostgreSQL URL
+    without its password, any other URL by its scheme alone, a path as it is."""
+    if is_postgres_url(location):
+        return f"postgresql://{describe_url(location)}"
+    if "://" in location:
+        return f"{location.split('://', 1)[0]}://…"
+    return location
+
+
+def _check_backend(location: str) -> None:
+    """A URL that is not PostgreSQL's is refused (never taken for a file path)."""
+    if "://" in location and not is_postgres_url(location):
+        raise ConfigError(
+            f"state copy: {describe_state(location)} is not a state backend;"
+            " use a SQLite path or a postgresql:// URL"
+        )
 
 
 def copy_state(source: str, destination: str) -> CopySummary:
     """Copy every row of ``source`` into ``destination`` (rows of the same target and name are
     replaced; others are kept). The destination takes the source's fingerprint key, so it must
     hold no fingerprint made under another key."""
+    _check_backend(source)
+    _check_backend(destination)
     shown_from, shown_to = describe_state(source), describe_state(destination)
     if shown_from == shown_to:
         raise ConfigError(f"state copy: {shown_from} is both the source and the destination")

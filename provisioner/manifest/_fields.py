@@ -1,6 +1,6 @@
 """The manifest's keys in one table: what each field holds, how a host is checked, the JSON Schema.
 
-``manifest.py`` validates by this table and :func:`manifest_schema` is derived from it, so
+``_load`` validates by this table and :func:`manifest_schema` is derived from it, so
 the two cannot drift apart.
 """
 

@@ -9,6 +9,7 @@ is a warning in the log: metrics never change a run's outcome or exit code.
 
 from __future__ import annotations
 
+import http.client
 import json
 import urllib.request
 from collections import Counter
@@ -171,7 +172,10 @@ def _group_value(group: object, manifest: str) -> float | None:
     samples = family.get("metrics") if isinstance(family, dict) else None
     if not isinstance(samples, list) or not samples or not isinstance(samples[0], dict):
         return None
-    return float(samples[0].get("value", "0"))
+    try:
+        return float(samples[0].get("value", "0"))
+    except (TypeError, ValueError):  # not the number the gateway documents: no known value
+        return None
 
 
 def _success_in_gateway(url: str, manifest: str, *, timeout: float) -> float | None:
@@ -220,7 +224,7 @@ def publish_metrics(run: RunMetrics, sinks: MetricsSinks, *, timeout: float = PU
     if sinks.pushgateway is not None:
         try:
             push_metrics(run, sinks.pushgateway, timeout=timeout)
-        except (OSError, ValueError) as exc:
+        except (OSError, ValueError, http.client.HTTPException) as exc:  # a broken answer too
             log.warning("metrics_push_failed", pushgateway=sinks.pushgateway, error=_reason(exc))
         else:
             log.info("metrics_pushed", pushgateway=sinks.pushgateway)

@@ -1,6 +1,6 @@
 """Run results: Outcome, Result, Summary, Report.
 
-The JSON form lives in ``reportio``; the text, CSV and Markdown writers in ``report_formats``.
+The JSON form lives in ``_io``; the text, CSV and Markdown writers in ``_formats``.
 """
 
 from __future__ import annotations

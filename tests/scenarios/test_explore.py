@@ -134,7 +134,7 @@ def test_cli_explore_writes_json_with_columns_to_stdout(
     ]
     assert (missing["status"], missing["connection_id"]) == ("no_connection", None)
     assert "Explored 1 of 2 entries" in captured.err
-    assert main(["explore", str(path), *quiet, "--only", "名前 db"]) == 0
+    assert main(["explore", str(path), *quiet, "--only", "名前 db", "--auth", "basic"]) == 0
     assert capsys.readouterr().out.startswith("name,sandbox,connection_id,table,error\r\n")
     out = tmp_path / "all.json"
     assert main(["explore", str(path), *quiet, "--format", "json", "--output", str(out)]) == 1
@@ -152,6 +152,7 @@ def test_cli_explore_usage_errors_exit_2(tmp_path: Path, monkeypatch: pytest.Mon
     path = _manifest_file(tmp_path / "manifest.yaml")
     assert main(["explore", str(path), "--emulator", "--format", "xml"]) == 2
     assert main(["explore", str(path), "--emulator", "--only", "nope"]) == 2
+    assert main(["explore", str(path), "--emulator", "--auth", "kerberos"]) == 2
     (tmp_path / "a-folder").mkdir()
     assert main(["explore", str(path), "--emulator", "--output", str(tmp_path / "a-folder")]) == 2
 

@@ -156,3 +156,24 @@ def test_state_copy_goes_to_the_environments_state_by_default(
     monkeypatch.setenv("PROVISIONER_STATE", pg_url)
     assert main(["state", "copy", str(sqlite)]) == 0
     assert "copied 3 entries" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize(
+    "url",
+    [f"postgressql://u:{CANARY}@h/db", f"postgresql+psycopg://u:{CANARY}@h/db"],
+)
+def test_state_copy_refuses_a_url_it_cannot_use_showing_only_its_scheme(
+    tmp_path: Path, url: str, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A mistyped scheme is neither taken for a file path (folders named after the URL) nor
+    shown whole: as source and as destination."""
+    monkeypatch.chdir(tmp_path)
+    source = tmp_path / "state.db"
+    with StateStore.open(source):
+        pass
+    assert main(["state", "copy", str(source), url]) == 2
+    assert main(["state", "copy", url, str(source)]) == 2
+    out, err = capsys.readouterr()
+    assert CANARY not in out + err
+    assert "://" in err
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["state.db"]

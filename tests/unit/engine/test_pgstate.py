@@ -288,6 +288,26 @@ async def test_a_lost_server_mid_run_keeps_the_rows_and_says_where(
     assert "127.0.0.1" in logs[0]["error"]
     assert "pg-test-pw" not in repr(logs)
     assert len(state._pending) == 1, "the row waits for the next try"
-    with pytest.raises(ConfigError, match=r"state database 127\.0\.0\.1") as info:
+    with capture_logs() as closing:
+        state.close()  # never raises: the run's report must still be written
+    assert [e["event"] for e in closing] == ["state_commit_failed"]
+    assert closing[0]["lost_rows"] == 1
+    assert "127.0.0.1" in closing[0]["error"]
+    assert "pg-test-pw" not in repr(closing)
+
+
+async def test_a_lost_server_before_a_forget_or_dropped_intents_is_logged_not_raised(
+    pg_url: str, pg_server: PgServer
+) -> None:
+    """A --prune delete or a rollback whose state database went away keeps going."""
+    state = PgState.open(pg_url)
+    row = state._conn.execute("SELECT pg_backend_pid()").fetchone()
+    assert row is not None
+    pg_server.admin(f"SELECT pg_terminate_backend({row[0]})")
+    with capture_logs() as logs:
+        state.forget(TARGET, "fin")
+        state.drop_intents([(TARGET, "fin")])
         state.close()
-    assert "pg-test-pw" not in str(info.value)
+    events = [e["event"] for e in logs]
+    assert events[:2] == ["state_forget_failed", "state_intents_not_dropped"]
+    assert "pg-test-pw" not in repr(logs)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import dataclasses
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -10,10 +12,11 @@ import pytest
 
 from provisioner.emulator._faults import FaultPlan, RequestKind
 from provisioner.emulator._server import RunningEmulator
-from provisioner.engine import ReadOnly, Run, RunOptions, StateUse, run_plan
+from provisioner.engine import ApplyRun, ReadOnly, Run, RunOptions, StateUse, run_plan
 from provisioner.engine._discover import list_inventory
 from provisioner.engine._domain import Job
-from provisioner.errors import AuthError
+from provisioner.engine._state import RunLock
+from provisioner.errors import AuthError, LockedError
 from tests.conftest import EMULATOR_ORG, EmulatorFactory, make_settings
 from tests.emulator_caller import EmulatorCaller, oracle_body
 from tests.helpers import manifest, spec
@@ -70,3 +73,19 @@ async def test_plan_with_refused_credentials_stops_before_any_listing(
         with pytest.raises(AuthError, match="IMS refused the credentials"):
             await run_plan(manifest(tmp_path, [spec("a")]), settings, RunOptions())
         assert emu.stats.requests[RequestKind.LIST] == 0
+
+
+async def test_a_stop_ends_a_wait_for_the_lock_and_the_loop_stays_free(
+    emulator: RunningEmulator, tmp_path: Path
+) -> None:
+    """--wait-lock waits in a worker thread: the loop still takes the stop (a signal's
+    handler), and the wait ends at its next try, with nothing sent."""
+    settings = dataclasses.replace(make_settings(emulator, tmp_path), lock_wait=600.0)
+    run = ApplyRun(manifest(tmp_path, [spec("one")]), settings, RunOptions())
+    with RunLock(settings.state_path):  # another run holds it
+        task = asyncio.create_task(run.execute())
+        await asyncio.sleep(0)  # the run starts and hands the wait to its thread
+        run.stop()  # from the loop, as a signal handler would
+        with pytest.raises(LockedError, match="stopped while waiting"):
+            await task
+    assert emulator.stats.requests.get(RequestKind.CREATE, 0) == 0
