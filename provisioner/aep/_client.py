@@ -16,7 +16,7 @@ import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from types import TracebackType
-from typing import Final, Protocol, Self
+from typing import Final, Self
 from urllib.parse import urlsplit
 
 import aiohttp
@@ -31,7 +31,7 @@ from provisioner.aep._auth import (
     request_headers,
 )
 from provisioner.aep._connections import Connection, Created, connection_of, page_of
-from provisioner.aep._pacing import Retrier, parse_retry_after
+from provisioner.aep._pacing import Pacer, Retrier, parse_retry_after
 from provisioner.aep._wire import (
     Response,
     declared,
@@ -44,27 +44,12 @@ from provisioner.errors import AuthError, PermanentError, RetryableError
 from provisioner.secrets import Secret
 from provisioner.settings import DEFAULT_CONCURRENCY, Backoff, Credentials, Settings, Timeouts
 
-__all__ = ["ClientConfig", "Connection", "Created", "FlowClient", "Pacer", "Response"]
+__all__ = ["ClientConfig", "Connection", "Created", "FlowClient", "Response"]
 
 log = structlog.get_logger(__name__)
 
 _THROTTLED: Final = frozenset({429, 503})
 _USER_AGENT: Final = "provisioner/0.1"
-
-
-class Pacer(Protocol):
-    """The run's shared pace: every request waits for a slot and reports how it went."""
-
-    @property
-    def rate(self) -> float: ...
-
-    async def acquire(self) -> float: ...
-
-    def on_success(self, started: float | None = None) -> None: ...
-
-    def on_throttle(
-        self, retry_after: float | None, started: float | None = None, *, status: int = 429
-    ) -> bool: ...
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

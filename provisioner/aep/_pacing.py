@@ -22,6 +22,7 @@ from provisioner.settings import Backoff
 __all__ = [
     "START_RATE",
     "Clock",
+    "Pacer",
     "RateController",
     "Retrier",
     "RetryBudget",
@@ -64,6 +65,21 @@ _PROBE_BASE: Final = 0.05  # after a cut the rate grows 5%/s at first ...
 _PROBE_JERK: Final = 0.4  # ... then 40%/s faster each second without a throttle ...
 _PROBE_MAX: Final = 0.7  # ... up to doubling each second (a limit that rose 4-6x)
 _ADDITIVE: Final = 3.0  # requests/s per second on top: equal shares for processes sharing a limit
+
+
+class Pacer(Protocol):
+    """The run's shared pace: every request waits for a slot and reports how it went."""
+
+    @property
+    def rate(self) -> float: ...
+
+    async def acquire(self) -> float: ...
+
+    def on_success(self, started: float | None = None) -> None: ...
+
+    def on_throttle(
+        self, retry_after: float | None, started: float | None = None, *, status: int = 429
+    ) -> bool: ...
 
 
 class Rng(Protocol):

@@ -15,8 +15,9 @@ from typing import Self
 import psycopg
 import structlog
 
+from provisioner.engine._lockwait import wait_for_lock
 from provisioner.engine._pgstate import connect
-from provisioner.engine._statebase import describe_url, wait_for_lock
+from provisioner.engine._statebase import describe_url
 from provisioner.errors import LockedError
 from provisioner.secrets import Secret
 

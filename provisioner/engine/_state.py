@@ -30,6 +30,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import Final, Self
 
+from provisioner.engine._lockwait import wait_for_lock
 from provisioner.engine._statebase import (
     COMMIT_EVERY,
     RESOLVED,
@@ -42,7 +43,6 @@ from provisioner.engine._statebase import (
     check_version,
     is_postgres_url,
     now_text,
-    wait_for_lock,
 )
 from provisioner.errors import ConfigError, LockedError
 from provisioner.settings import Settings

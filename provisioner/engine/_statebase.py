@@ -24,12 +24,12 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from types import TracebackType
-from typing import Final, Protocol, Self, TypeVar
+from typing import Final, Protocol, Self
 from urllib.parse import urlsplit
 
 import structlog
 
-from provisioner.errors import ConfigError, LockedError
+from provisioner.errors import ConfigError
 from provisioner.manifest import DatabaseSpec
 from provisioner.reports import Outcome, Result
 
@@ -43,7 +43,6 @@ __all__ = [
     "check_version",
     "describe_url",
     "is_postgres_url",
-    "wait_for_lock",
 ]
 
 log = structlog.get_logger(__name__)
@@ -387,36 +386,3 @@ class BufferedState(ABC):
             )
         )
         self._commit_soon()
-
-
-LOCK_FIRST_DELAY: Final = 0.05  # seconds between the first tries of a held lock
-LOCK_MAX_DELAY: Final = 2.0
-
-
-_T = TypeVar("_T")
-
-
-def wait_for_lock(
-    attempt: Callable[[], _T],
-    wait: float,
-    *,
-    sleep: Callable[[float], object] = time.sleep,
-    clock: Callable[[], float] = time.monotonic,
-) -> _T:
-    """``attempt()`` until it stops raising LockedError, for up to ``wait`` seconds, polling
-    with a doubling delay (``sleep`` and ``clock`` are injectable for tests)."""
-    deadline = clock() + wait
-    delay = LOCK_FIRST_DELAY
-    while True:
-        try:
-            return attempt()
-        except LockedError as exc:
-            left = deadline - clock()
-            if left <= 0:
-                if wait > 0:
-                    raise LockedError(f"{exc} (waited {wait:g} s)") from None
-                raise
-            if delay == LOCK_FIRST_DELAY:
-                log.info("lock_waiting", held_by=str(exc), wait_s=wait)
-        sleep(min(delay, left))
-        delay = min(delay * 2, LOCK_MAX_DELAY)
