@@ -115,6 +115,8 @@ def _metrics_options(parser: argparse.ArgumentParser) -> None:
 def _add_run_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     plan = sub.add_parser("plan", help="dry run: what apply would do; sends no write")
     _manifest_options(plan)
+    plan.add_argument("--no-progress", action="store_true", help="accepted as for apply; "
+                      "plan draws no bar")  # fmt: skip
     apply = sub.add_parser("apply", help="create the base connections and write the report")
     _manifest_options(apply)
     apply.add_argument("--report", type=Path, default=None, metavar="PATH")

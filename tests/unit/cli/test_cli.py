@@ -85,7 +85,7 @@ def test_apply_emulator_twice_creates_then_finds_existing(small_manifest: Path, 
 
 
 def test_plan_with_emulator_lists_creates_and_writes_nothing(small_manifest: Path, capsys) -> None:
-    assert main(["plan", str(small_manifest), "--emulator"]) == 0
+    assert main(["plan", str(small_manifest), "--emulator", "--no-progress"]) == 0
     out = capsys.readouterr().out
     assert out.count("create") >= 3
     store = Store(small_manifest.parent / ".provisioner" / "emulator.db")
