@@ -54,3 +54,18 @@ def write_manifest(path: Path, names: list[str], *, sandbox: str = "prod") -> Pa
 def js(reply: Reply) -> Any:
     """The JSON body, untyped (tests index into it freely)."""
     return reply.body
+
+
+class FakeClock:
+    """A monotonic clock that only moves when ``sleep`` is awaited."""
+
+    def __init__(self, start: float = 0.0) -> None:
+        self.now = start
+        self.sleeps: list[float] = []
+
+    def __call__(self) -> float:
+        return self.now
+
+    async def sleep(self, seconds: float) -> None:
+        self.sleeps.append(seconds)
+        self.now += seconds

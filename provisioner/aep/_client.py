@@ -326,32 +326,30 @@ class FlowClient:
         )
         return await self._reads.call(call, kind=kind)
 
-    async def get_connection(self, connection_id: str, *, sandbox: str) -> Connection | None:
-        """``GET /connections/{id}``, or None when there is no such connection."""
+    async def _read_unless_missing(self, kind: str, path: str, *, sandbox: str) -> object | None:
+        """``read``'s body, or None when the API answers 404."""
         try:
-            path = f"/connections/{connection_id}"
-            resp = await self._reads.call(
-                lambda: self.request("get", "GET", path, sandbox=sandbox), kind="get"
-            )
+            return (await self.read(kind, path, sandbox=sandbox)).body
         except PermanentError as exc:
             if exc.status == 404:
                 return None
             raise
-        items, _ = page_of(resp.body)
+
+    async def get_connection(self, connection_id: str, *, sandbox: str) -> Connection | None:
+        """``GET /connections/{id}``, or None when there is no such connection."""
+        body = await self._read_unless_missing(
+            "get", f"/connections/{connection_id}", sandbox=sandbox
+        )
+        if body is None:
+            return None
+        items, _ = page_of(body)
         return connection_of(items[0]) if items else None
 
     async def get_connection_spec(self, spec_id: str, *, sandbox: str) -> object | None:
         """``GET /connectionSpecs/{id}``'s body (retried like the listing); None on 404."""
-        path = f"/connectionSpecs/{spec_id}"
-        try:
-            resp = await self._reads.call(
-                lambda: self.request("spec", "GET", path, sandbox=sandbox), kind="spec"
-            )
-        except PermanentError as exc:
-            if exc.status == 404:
-                return None
-            raise
-        return resp.body
+        return await self._read_unless_missing(
+            "spec", f"/connectionSpecs/{spec_id}", sandbox=sandbox
+        )
 
     async def patch_connection(
         self, connection_id: str, *, sandbox: str, etag: str, ops: Sequence[Mapping[str, object]]

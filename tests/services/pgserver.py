@@ -32,18 +32,19 @@ class PgServer:
     def url(self) -> str:
         return f"postgresql://{ROLE}:{PASSWORD}@{self.host}:{self.port}/{DATABASE}"
 
+    def _as_superuser(self, program: str) -> list[str]:
+        """A client program of the server's, as the superuser over the local socket."""
+        return [
+            *self.run_as,
+            str(self.bin_dir / program),
+            *("-h", str(self.socket_dir), "-p", str(self.port), "-U", "postgres"),
+        ]
+
     def admin(self, sql: str, *, database: str = "postgres") -> str:
         """Run SQL as the superuser over the local socket; its output."""
         done = subprocess.run(
             [
-                *self.run_as,
-                str(self.bin_dir / "psql"),
-                "-h",
-                str(self.socket_dir),
-                "-p",
-                str(self.port),
-                "-U",
-                "postgres",
+                *self._as_superuser("psql"),
                 "-d",
                 database,
                 "-v",
@@ -62,14 +63,7 @@ class PgServer:
         extra = ["-n", schema] if schema else []
         done = subprocess.run(
             [
-                *self.run_as,
-                str(self.bin_dir / "pg_dump"),
-                "-h",
-                str(self.socket_dir),
-                "-p",
-                str(self.port),
-                "-U",
-                "postgres",
+                *self._as_superuser("pg_dump"),
                 *extra,
                 DATABASE,
             ],

@@ -25,6 +25,7 @@ from tests.services.pgserver import (
     find_bin_dir,
     new_schema,
     start_server,
+    stop_server,
 )
 
 __all__ = ["PASSWORD", "PgDatabase", "PgServer"]
@@ -55,21 +56,7 @@ def pg_server() -> Iterator[PgServer]:
     try:
         yield server
     finally:
-        subprocess.run(
-            [
-                *server.run_as,
-                str(bin_dir / "pg_ctl"),
-                "-D",
-                str(root / "data"),
-                "-m",
-                "immediate",
-                "-w",
-                "stop",
-            ],
-            check=False,
-            capture_output=True,
-        )
-        shutil.rmtree(root, ignore_errors=True)
+        stop_server(server, root)
 
 
 @dataclass(frozen=True)

@@ -10,22 +10,8 @@ import pytest
 from provisioner.aep import RateController
 from provisioner.aep._pacing import START_RATE
 from provisioner.emulator._faults import LimitSchedule
+from tests.helpers import FakeClock
 from tests.unit.aep.pacing_sim import mean_limit, simulate
-
-
-class FakeClock:
-    """A monotonic clock that only moves when ``sleep`` is awaited."""
-
-    def __init__(self, start: float = 0.0) -> None:
-        self.now = start
-        self.sleeps: list[float] = []
-
-    def __call__(self) -> float:
-        return self.now
-
-    async def sleep(self, seconds: float) -> None:
-        self.sleeps.append(seconds)
-        self.now += seconds
 
 
 def paced(rate: float, clock: FakeClock, *, max_rate: float | None = None) -> RateController:

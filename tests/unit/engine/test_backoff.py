@@ -25,6 +25,7 @@ from provisioner.aep._pacing import (
 )
 from provisioner.errors import PermanentError, RetryableError
 from provisioner.settings import Backoff
+from tests.helpers import FakeClock
 
 
 class TopRng:
@@ -36,21 +37,6 @@ class TopRng:
     def uniform(self, a: float, b: float, /) -> float:
         self.ranges.append((a, b))
         return b
-
-
-class FakeClock:
-    """A monotonic clock that only moves when ``sleep`` is awaited."""
-
-    def __init__(self, start: float = 0.0) -> None:
-        self.now = start
-        self.sleeps: list[float] = []
-
-    def __call__(self) -> float:
-        return self.now
-
-    async def sleep(self, seconds: float) -> None:
-        self.sleeps.append(seconds)
-        self.now += seconds
 
 
 @pytest.fixture
