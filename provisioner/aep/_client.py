@@ -16,7 +16,7 @@ import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from types import TracebackType
-from typing import Final, Self
+from typing import Final, NamedTuple, Self
 from urllib.parse import urlsplit
 
 import aiohttp
@@ -88,8 +88,9 @@ class ClientConfig:
         )
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class _Call:
+class _Call(NamedTuple):
+    """One request, as sent again after a 401 (a tuple: made per request, cheaply)."""
+
     kind: str
     method: str
     url: str

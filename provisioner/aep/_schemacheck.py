@@ -5,8 +5,12 @@ before its first write. An authSpec schema is usually an object with ``propertie
 ``required`` and ``additionalProperties: false``. For that shape the answer splits exactly:
 the top level depends only on which keys are present (validated once per key set, against the
 schema with each property's own schema replaced by ``true``), and each property's value
-against its own schema (a non-secret value is validated once per distinct value). Any other
-top-level keyword, and any ``no``, go through the full validator, which also words the errors.
+against its own schema. A property schema that asserts nothing of a string but its type and
+length (``minLength``, ``maxLength``; the rest annotations, ``format`` included, which the
+validator does not assert): a string under it is validated once per length, so no secret is
+kept, only its length. Any other value that is not secret is validated once per distinct
+value; a secret under any other schema each time. Any other top-level keyword, and any ``no``, go through the
+full validator, which also words the errors.
 """
 
 from __future__ import annotations
@@ -38,6 +42,27 @@ _KEY_SET_ONLY: Final = frozenset(
 )
 
 
+# Keywords of a property's schema under which a value's verdict depends on its type and length
+# alone (draft 7; ``format`` is an annotation unless a format checker is given, and none is).
+_LENGTH_ONLY: Final = frozenset(
+    {
+        "$comment",
+        "title",
+        "description",
+        "default",
+        "examples",
+        "format",
+        "type",
+        "minLength",
+        "maxLength",
+    }
+)
+
+
+def _length_only(schema: dict[str, object] | bool) -> bool:
+    return isinstance(schema, bool) or set(schema) <= _LENGTH_ONLY
+
+
 def _splits(schema: Mapping[str, object]) -> bool:
     properties = schema.get("properties")
     return (
@@ -55,10 +80,14 @@ class SchemaCheck:
     def __init__(self, validator: Draft7Validator) -> None:
         self._full = validator
         schema = validator.schema
-        self._split = isinstance(schema, dict) and _splits(schema)
+        # the parts are validated without a format checker: split only a validator without one
+        self._split = (
+            isinstance(schema, dict) and _splits(schema) and validator.format_checker is None
+        )
         self._top: Draft7Validator | None = None
         self._properties: dict[str, Draft7Validator] = {}
         self._secret: frozenset[str] = frozenset()
+        self._by_length: frozenset[str] = frozenset()
         if isinstance(schema, dict) and self._split:
             properties: dict[str, dict[str, object] | bool] = schema["properties"]
             self._top = Draft7Validator({**schema, "properties": dict.fromkeys(properties, True)})
@@ -67,6 +96,9 @@ class SchemaCheck:
                 name
                 for name, sub in properties.items()
                 if isinstance(sub, dict) and sub.get("format") == "password"
+            )
+            self._by_length = frozenset(
+                name for name, sub in properties.items() if _length_only(sub)
             )
         self._key_sets: dict[frozenset[str], bool] = {}
         self._values: dict[tuple[str, type, object], bool] = {}
@@ -84,9 +116,13 @@ class SchemaCheck:
         validator = self._properties.get(name)
         if validator is None:  # allowed by additionalProperties: true
             return True
-        if name in self._secret or not isinstance(value, str | int | float | bool):
+        key: tuple[str, type, object]
+        if isinstance(value, str) and name in self._by_length:
+            key = (name, str, len(value))  # the verdict of every string of this length
+        elif name in self._secret or not isinstance(value, str | int | float | bool):
             return bool(validator.is_valid(value))
-        key = (name, type(value), value)
+        else:
+            key = (name, type(value), value)
         known = self._values.get(key)
         if known is None:
             known = self._values[key] = bool(validator.is_valid(value))

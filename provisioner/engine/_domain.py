@@ -7,9 +7,9 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import Protocol
+from typing import NamedTuple, Protocol
 
 from provisioner.aep import Connection
 from provisioner.manifest import DatabaseSpec
@@ -38,9 +38,11 @@ class Keyed(Protocol):
     def name(self) -> str: ...
 
 
-@dataclass(frozen=True, slots=True)
-class EntryKey:
-    """An entry's identity: names are unique per manifest, and per sandbox on Platform."""
+class EntryKey(NamedTuple):
+    """An entry's identity: names are unique per manifest, and per sandbox on Platform.
+
+    A tuple: every set and dict of entries hashes and compares it in C (a dataclass's
+    ``__hash__`` is Python code, run thousands of times per run)."""
 
     sandbox: str
     name: str
@@ -67,14 +69,15 @@ class Job:
     kind: JobKind = JobKind.CREATE
     spec: DatabaseSpec | None = None
     connection_id: str | None = None
+    #: the entry's key, made once (the run looks jobs up by key many times over)
+    key: EntryKey = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "key", EntryKey(self.sandbox, self.name))
 
     @classmethod
     def of(cls, spec: DatabaseSpec, sandbox: str) -> Job:
         return cls(name=spec.name, sandbox=sandbox, spec=spec)
-
-    @property
-    def key(self) -> EntryKey:
-        return EntryKey(self.sandbox, self.name)
 
 
 class Action(StrEnum):

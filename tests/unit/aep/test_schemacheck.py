@@ -18,6 +18,7 @@ BASIC: dict[str, Any] = {
         "port": {"type": "integer", "minimum": 1, "maximum": 65535},
         "password": {"type": "string", "format": "password", "maxLength": 8},
         "sslMode": {"type": "boolean"},
+        "database": {"type": "string", "pattern": "^[A-Z]+$"},
         "any": True,
     },
     "required": ["server", "port"],
@@ -36,7 +37,8 @@ values = st.one_of(
     st.lists(st.integers(), max_size=2),
 )
 params = st.dictionaries(
-    st.sampled_from(["server", "port", "password", "sslMode", "any", "extra"]), values
+    st.sampled_from(["server", "port", "password", "sslMode", "database", "any", "extra"]),
+    st.one_of(values, st.sampled_from(["ABC", "abc", ""])),
 )
 
 
@@ -48,3 +50,20 @@ def test_the_verdict_is_jsonschemas(batch: list[dict[str, object]]) -> None:
         check = SchemaCheck(full)
         for item in [*batch, *batch]:  # the second time from the memo
             assert check.is_valid(item) == full.is_valid(item), (schema is OTHER, item)
+
+
+def test_a_secret_is_judged_by_its_length_and_never_kept() -> None:
+    canary = "canary-Pw-0042"  # noqa: S105 - a test value
+    check = SchemaCheck(Draft7Validator(BASIC))
+    assert not check.is_valid({"server": "db", "port": 1, "password": canary})  # over 8
+    assert check.is_valid({"server": "db", "port": 1, "password": canary[:8]})
+    assert canary[:8] not in repr(vars(check))  # the memos hold lengths, not the value
+
+
+def test_a_validator_that_checks_formats_is_not_split() -> None:
+    schema = {**BASIC, "properties": {**BASIC["properties"], "server": {"format": "ipv4"}}}
+    full = Draft7Validator(schema, format_checker=Draft7Validator.FORMAT_CHECKER)
+    check = SchemaCheck(full)
+    for server in ("10.0.0.1", "not-an-ip", "10.0.0.1"):
+        item = {"server": server, "port": 1}
+        assert check.is_valid(item) == full.is_valid(item) == (server == "10.0.0.1")
