@@ -149,7 +149,7 @@ class Retrier:
         self._rng: Rng = rng or random.Random()
         self._rate_of = rate_of
 
-    async def wait(self, exc: RetryableError, attempt: int, **fields: object) -> None:
+    async def _wait(self, exc: RetryableError, attempt: int, **fields: object) -> None:
         """Log the retry of ``attempt`` (with ``fields``) and sleep before the next one."""
         delay = retry_delay(exc, attempt, self._policy, self._rng)
         if self._rate_of is not None:
@@ -176,7 +176,7 @@ class Retrier:
         """Await ``op(attempt)`` until it succeeds, counting on ``tries``.
 
         A ``PermanentError`` propagates at once. A ``RetryableError`` is retried after
-        ``wait`` (``fields`` go into its event) unless ``stopping()`` is true (before or after
+        a wait (``fields`` go into its event) unless ``stopping()`` is true (before or after
         the wait: ``tries.stopped``), the policy's attempts are used up or ``budget`` cannot pay
         for the retry (``tries.refused`` says which); then it propagates. The error that ended
         the loop is ``tries.last``. A success refunds to ``budget`` what the retries paid."""
@@ -215,7 +215,7 @@ class Retrier:
         tries.refused = self._refusal(exc, tries, budget)
         if tries.refused is not None:
             return False
-        await self.wait(exc, tries.count, **fields)
+        await self._wait(exc, tries.count, **fields)
         tries.stopped = stopping()
         return not tries.stopped
 
