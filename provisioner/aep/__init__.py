@@ -1,8 +1,9 @@
 """The Platform API as the tool sees it: FlowClient, IMS auth, the Oracle connection spec's
 auth forms, request bodies per form, error bodies.
 
-Also the pacing and retry policy every request goes through (rate controller, Retry-After,
-backoff), since the client applies it to each request it sends.
+Also the pace every request goes through (the rate controller, ``_pacing``) and what follows
+a failed one (backoff or Retry-After, the retry budget and the one retry loop, ``_retry``), since
+the client applies them to each request it sends and the engine's worker pool retries with them.
 """
 
 from __future__ import annotations
@@ -25,9 +26,11 @@ from provisioner.aep._explore import (
     explore_columns,
     explore_tables,
 )
-from provisioner.aep._pacing import RateController, Retrier, RetryBudget, Sleep
+from provisioner.aep._pacing import RateController, Sleep
+from provisioner.aep._retry import Attempts, Retrier, RetryBudget
 
 __all__ = [
+    "Attempts",
     "AuthForm",
     "ChosenAuth",
     "ClientConfig",

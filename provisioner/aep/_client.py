@@ -31,7 +31,8 @@ from provisioner.aep._auth import (
     request_headers,
 )
 from provisioner.aep._connections import Connection, Created, connection_of, page_of
-from provisioner.aep._pacing import Pacer, Retrier, parse_retry_after
+from provisioner.aep._pacing import Pacer
+from provisioner.aep._retry import Retrier, parse_retry_after
 from provisioner.aep._wire import (
     Response,
     declared,

@@ -1,41 +1,25 @@
-"""Pure retry policy: delay schedule, Retry-After parsing, the shared rate controller and the
-run-wide retry budget. Clock, sleep and RNG are injected; nothing here touches the network.
+"""The run's shared pace: the rate controller every request waits on (a probing start, then
+cut and probe around the server's limit, a ``Retry-After`` pausing every worker). Clock and sleep
+are injected; nothing here touches the network. What happens after a failed request (backoff,
+the retry budget, the retry loop) is in ``_retry``.
 """
 
 from __future__ import annotations
 
 import asyncio
-import random
 import time
 from collections import deque
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
-from datetime import UTC, datetime
-from email.utils import parsedate_to_datetime
-from typing import Final, Protocol, TypeVar
-
-import structlog
-
-from provisioner.errors import EntryError, RetryableError
-from provisioner.settings import Backoff
+from typing import Final, Protocol
 
 __all__ = [
     "START_RATE",
     "Clock",
     "Pacer",
     "RateController",
-    "Retrier",
-    "RetryBudget",
     "Sleep",
-    "backoff_delay",
-    "is_retryable",
-    "parse_retry_after",
-    "retry_delay",
 ]
 
-log = structlog.get_logger(__name__)
-
-T = TypeVar("T")
 Clock = Callable[[], float]
 Sleep = Callable[[float], Awaitable[None]]
 
@@ -80,83 +64,6 @@ class Pacer(Protocol):
     def on_throttle(
         self, retry_after: float | None, started: float | None = None, *, status: int = 429
     ) -> bool: ...
-
-
-class Rng(Protocol):
-    def uniform(self, a: float, b: float, /) -> float: ...
-
-
-def backoff_delay(attempt: int, policy: Backoff, rng: Rng) -> float:
-    """Full-jitter exponential delay before attempt ``attempt + 1`` (``attempt`` counts from 1)."""
-    ceiling = min(policy.cap, policy.base * (2 ** max(0, attempt - 1)))
-    return rng.uniform(0.0, ceiling)
-
-
-def parse_retry_after(value: str | None, *, now: datetime | None = None) -> float | None:
-    """Seconds to wait from a ``Retry-After`` header (delta-seconds or HTTP-date), or None."""
-    if value is None:
-        return None
-    text = value.strip()
-    if not text:
-        return None
-    try:
-        return max(0.0, float(text))
-    except ValueError:
-        pass
-    try:
-        when = parsedate_to_datetime(text)
-    except (TypeError, ValueError, IndexError):
-        return None
-    if when.tzinfo is None:
-        when = when.replace(tzinfo=UTC)
-    return max(0.0, (when - (now or datetime.now(UTC))).total_seconds())
-
-
-def retry_delay(error: RetryableError, attempt: int, policy: Backoff, rng: Rng) -> float:
-    """The wait before the next attempt: the server's Retry-After (capped) or full jitter."""
-    if error.retry_after is not None:
-        return min(error.retry_after, policy.retry_after_cap)
-    return backoff_delay(attempt, policy, rng)
-
-
-def is_retryable(error: EntryError) -> bool:
-    return isinstance(error, RetryableError)
-
-
-@dataclass(slots=True)
-class RetryBudget:
-    """Run-wide retry token bucket, in the manner of the AWS SDK "standard" retry mode.
-
-    A retry costs ``retry_cost`` (``timeout_cost`` for timeouts and dropped connections);
-    a first-attempt success puts one token back, a successful retry puts its cost back.
-    Throttled answers cost nothing here: the rate controller already slows down for them.
-    When the bucket cannot pay, retries stop run-wide instead of multiplying an outage.
-    """
-
-    capacity: float = 500.0
-    retry_cost: float = 5.0
-    timeout_cost: float = 10.0
-    tokens: float = -1.0
-
-    def __post_init__(self) -> None:
-        if self.tokens < 0:
-            self.tokens = self.capacity
-
-    def cost(self, error: RetryableError) -> float:
-        if error.throttled:
-            return 0.0
-        return self.timeout_cost if error.status is None else self.retry_cost
-
-    def try_spend(self, error: RetryableError) -> float | None:
-        """Pay for one retry; the amount paid, or None when the budget is exhausted."""
-        price = self.cost(error)
-        if price > self.tokens:
-            return None
-        self.tokens -= price
-        return price
-
-    def refund(self, paid: float) -> None:
-        self.tokens = min(self.capacity, self.tokens + (paid if paid > 0 else 1.0))
 
 
 class RateController:
@@ -310,48 +217,3 @@ class RateController:
         self._since_cut = self._throttled_since_cut = 0
         self._last_decrease = now
         return True
-
-
-class Retrier:
-    """The one retry loop's wait: backoff (or Retry-After), the ``retry_scheduled`` event,
-    the sleep. ``call`` retries an idempotent call (a listing page, a GET) with it; the
-    worker pool waits with ``wait`` between the attempts of an entry."""
-
-    def __init__(
-        self,
-        policy: Backoff,
-        *,
-        sleep: Sleep = asyncio.sleep,
-        rng: Rng | None = None,
-        rate_of: Callable[[], float] | None = None,
-    ) -> None:
-        self._policy = policy
-        self._sleep = sleep
-        self._rng: Rng = rng or random.Random()
-        self._rate_of = rate_of
-
-    async def wait(self, exc: RetryableError, attempt: int, **fields: object) -> None:
-        """Log the retry of ``attempt`` (with ``fields``) and sleep before the next one."""
-        delay = retry_delay(exc, attempt, self._policy, self._rng)
-        if self._rate_of is not None:
-            fields["rate"] = round(self._rate_of(), 2)
-        log.info(
-            "retry_scheduled",
-            attempt=attempt,
-            reason=exc.code or (f"HTTP {exc.status}" if exc.status else exc.message),
-            http_status=exc.status,
-            delay_s=round(delay, 3),
-            **fields,
-        )
-        await self._sleep(delay)
-
-    async def call(self, op: Callable[[], Awaitable[T]], *, kind: str) -> T:
-        attempt = 0
-        while True:
-            attempt += 1
-            try:
-                return await op()
-            except RetryableError as exc:
-                if attempt >= self._policy.max_attempts:
-                    raise
-                await self.wait(exc, attempt, kind=kind)

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 
 import structlog
 
-from provisioner.aep import Connection, FlowClient, Retrier, Sleep
+from provisioner.aep import Attempts, Connection, FlowClient, Retrier, Sleep
 from provisioner.errors import PermanentError, RetryableError
 from provisioner.settings import Backoff
 
@@ -87,7 +87,6 @@ class Converger:
     ) -> None:
         self._client = client
         self._client_id = client_id
-        self._backoff = backoff
         self._slots = asyncio.Semaphore(max(1, concurrency))
         self._retrier = Retrier(backoff, sleep=sleep, rng=rng or random.Random())
 
@@ -132,20 +131,20 @@ class Converger:
 
     async def _delete(self, sandbox: str, connection_id: str) -> bool:
         """True when this call deleted it; False when it was gone already."""
-        attempt = 0
-        while True:
-            attempt += 1
-            try:
-                return await self._client.delete_connection(connection_id, sandbox=sandbox)
-            except RetryableError as exc:
-                if attempt >= self._backoff.max_attempts:
-                    raise PermanentError(
-                        f"gave up after {attempt} attempts: {exc.message}",
-                        status=exc.status,
-                        code=exc.code,
-                        request_id=exc.request_id,
-                    ) from exc
-                await self._retrier.wait(exc, attempt, connection_id=connection_id)
+        tries = Attempts()
+
+        async def delete(_attempt: int) -> bool:
+            return await self._client.delete_connection(connection_id, sandbox=sandbox)
+
+        try:
+            return await self._retrier.run(delete, tries, connection_id=connection_id)
+        except RetryableError as exc:
+            raise PermanentError(
+                tries.refused or exc.message,
+                status=exc.status,
+                code=exc.code,
+                request_id=exc.request_id,
+            ) from exc
 
 
 def _leftover(verdict: Verdict, refused: Sequence[str], errors: Sequence[str]) -> str | None:

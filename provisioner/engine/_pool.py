@@ -9,14 +9,15 @@ import random
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Protocol
 
 import structlog
 from structlog.contextvars import bind_contextvars
 
-from provisioner.aep import Retrier, RetryBudget, Sleep
+from provisioner.aep import Attempts, Retrier, RetryBudget, Sleep
 from provisioner.engine._domain import EntryKey, Job
-from provisioner.errors import EntryError, PermanentError, RetryableError
+from provisioner.errors import PermanentError, RetryableError
 from provisioner.reports import Outcome, Result
 from provisioner.settings import Backoff
 
@@ -48,14 +49,7 @@ class PoolConfig:
     grace: float = 15.0
 
 
-@dataclass(slots=True)
-class _Attempts:
-    count: int = 0
-    paid: float = 0.0
-    last: EntryError | None = None
-
-
-def _ended(job: Job, tries: _Attempts, started: float, status: Outcome, error: str) -> Result:
+def _ended(job: Job, tries: Attempts, started: float, status: Outcome, error: str) -> Result:
     """A job that ended without success (failed or skipped), with its last error's details."""
     last = tries.last
     return Result(
@@ -72,11 +66,11 @@ def _ended(job: Job, tries: _Attempts, started: float, status: Outcome, error: s
     )
 
 
-def _failed(job: Job, tries: _Attempts, started: float, message: str) -> Result:
+def _failed(job: Job, tries: Attempts, started: float, message: str) -> Result:
     return _ended(job, tries, started, Outcome.FAILED, message)
 
 
-def _skipped(job: Job, tries: _Attempts, started: float) -> Result:
+def _skipped(job: Job, tries: Attempts, started: float) -> Result:
     return _ended(job, tries, started, Outcome.SKIPPED, "interrupted")
 
 
@@ -133,7 +127,7 @@ class Pool:
                 tg.create_task(self._guard(workers))
         for job in jobs:
             if job.key not in self._done:
-                self._emit(_skipped(job, _Attempts(), time.monotonic()))
+                self._emit(_skipped(job, Attempts(), time.monotonic()))
 
     async def _guard(self, workers: list[asyncio.Task[None]]) -> None:
         """After a stop, give in-flight entries ``grace`` seconds, then cancel them."""
@@ -175,7 +169,7 @@ class Pool:
         loop = asyncio.get_running_loop()
         deadline = asyncio.timeout(None)
         job: Job | None = None
-        tries, started = _Attempts(), 0.0
+        tries, started = Attempts(), 0.0
         try:
             async with deadline:
                 while not self._stopping:
@@ -183,7 +177,7 @@ class Pool:
                         job = queue.get_nowait()
                     except asyncio.QueueEmpty:
                         return False
-                    started, tries = time.monotonic(), _Attempts()
+                    started, tries = time.monotonic(), Attempts()
                     bind_contextvars(entry=job.name, sandbox=job.sandbox)
                     deadline.reschedule(loop.time() + self._config.entry_deadline)
                     result = await self._attempts(job, tries, started)
@@ -202,7 +196,7 @@ class Pool:
                 self._emit(_skipped(job, tries, started))
             raise
 
-    def _deadline_message(self, tries: _Attempts) -> str:
+    def _deadline_message(self, tries: Attempts) -> str:
         message = (
             f"deadline of {self._config.entry_deadline:g}s passed after {tries.count} attempt(s)"
         )
@@ -210,51 +204,31 @@ class Pool:
             message += f"; last error: {tries.last.message}"
         return message
 
-    async def _attempts(self, job: Job, tries: _Attempts, started: float) -> Result:
-        while True:
-            tries.count += 1
-            try:
-                done = await self._provisioner.provision(job, tries.count)
-            except PermanentError as exc:
-                tries.last = exc
-                return _failed(job, tries, started, exc.message)
-            except RetryableError as exc:
-                tries.last = exc
-                if self._stopping:
-                    return _skipped(job, tries, started)
-                refusal = self._refuse_retry(exc, tries)
-                if refusal is not None:
-                    return _failed(job, tries, started, refusal)
-                await self._wait_before_retry(exc, tries.count)
-                if self._stopping:
-                    return _skipped(job, tries, started)
-                continue
-            self._budget.refund(tries.paid)
-            return Result(
-                name=job.name,
-                sandbox=job.sandbox,
-                status=done.status,
-                connection_id=done.connection_id,
-                attempts=tries.count,
-                http_status=done.http_status,
-                duration_ms=_ms_since(started),
-                verified=done.verified,
-                request_id=done.request_id,
+    async def _attempts(self, job: Job, tries: Attempts, started: float) -> Result:
+        """The job's attempts (``Retrier.run``), ended as a Result: failed with the error, or
+        why retrying stopped; skipped when the pool stopped instead."""
+        attempt = partial(self._provisioner.provision, job)
+        try:
+            done = await self._retrier.run(
+                attempt, tries, stopping=lambda: self._stopping, budget=self._budget
             )
-
-    def _refuse_retry(self, exc: RetryableError, tries: _Attempts) -> str | None:
-        """Why no further attempt is made, or None to retry."""
-        if tries.count >= self._config.backoff.max_attempts:
-            return f"gave up after {tries.count} attempts: {exc.message}"
-        paid = self._budget.try_spend(exc)
-        if paid is None:
-            log.warning("retry_budget_exhausted", attempt=tries.count)
-            return f"retry budget exhausted (too many failures run-wide): {exc.message}"
-        tries.paid += paid
-        return None
-
-    async def _wait_before_retry(self, exc: RetryableError, attempt: int) -> None:
-        await self._retrier.wait(exc, attempt)
+        except PermanentError as exc:
+            return _failed(job, tries, started, exc.message)
+        except RetryableError as exc:
+            if tries.stopped:
+                return _skipped(job, tries, started)
+            return _failed(job, tries, started, tries.refused or exc.message)
+        return Result(
+            name=job.name,
+            sandbox=job.sandbox,
+            status=done.status,
+            connection_id=done.connection_id,
+            attempts=tries.count,
+            http_status=done.http_status,
+            duration_ms=_ms_since(started),
+            verified=done.verified,
+            request_id=done.request_id,
+        )
 
 
 def _ms_since(started: float) -> int:

@@ -22,7 +22,7 @@ from structlog.testing import capture_logs
 from yarl import URL
 
 from provisioner.aep._client import ClientConfig, Connection, Created, FlowClient
-from provisioner.aep._pacing import Retrier
+from provisioner.aep._retry import Retrier
 from provisioner.errors import AuthError, PermanentError, RetryableError
 from provisioner.secrets import Secret
 from provisioner.settings import DEFAULT_SCOPES, Backoff, Credentials

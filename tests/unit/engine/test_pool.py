@@ -13,7 +13,7 @@ import structlog
 from structlog.testing import capture_logs
 from structlog.typing import EventDict
 
-from provisioner.aep._pacing import RetryBudget
+from provisioner.aep._retry import RetryBudget
 from provisioner.cli import _eventloop as eventloop
 from provisioner.engine._domain import Job
 from provisioner.engine._pool import Pool, PoolConfig, Provisioned

@@ -1,5 +1,5 @@
-"""aep._pacing: delay schedule, Retry-After parsing, retry budget, Retrier (the rate controller:
-tests/unit/aep/test_pacing.py)."""
+"""aep._retry: delay schedule, Retry-After parsing, retry budget, and the one retry loop
+(``Retrier.run``, and ``call`` on it); the rate controller is in tests/unit/aep/test_pacing.py."""
 
 from __future__ import annotations
 
@@ -15,7 +15,8 @@ from hypothesis import strategies as st
 from structlog.testing import capture_logs
 from structlog.typing import EventDict
 
-from provisioner.aep._pacing import (
+from provisioner.aep._retry import (
+    Attempts,
     Retrier,
     RetryBudget,
     backoff_delay,
@@ -227,9 +228,11 @@ class Script:
         self.errors = list(errors)
         self.value = value
         self.calls = 0
+        self.attempts: list[int] = []
 
-    async def __call__(self) -> str:
+    async def __call__(self, attempt: int = 0) -> str:
         self.calls += 1
+        self.attempts.append(attempt)
         if self.errors:
             raise self.errors.pop(0)
         return self.value
@@ -291,3 +294,128 @@ async def test_retrier_logs_one_retry_scheduled_per_retry(info_logs: list[EventD
     assert events[0]["http_status"] == 503
     assert events[1]["reason"] == "get timed out"
     assert events[1]["http_status"] is None
+
+
+# --- Retrier.run: the loop the pool's entries go through ----------------------------------------
+
+
+def flaky(count: int, status: int = 500) -> list[Exception]:
+    return [RetryableError(f"e{i}", status=status) for i in range(count)]
+
+
+async def test_run_hands_each_attempt_its_number_and_the_event_its_fields(
+    info_logs: list[EventDict],
+) -> None:
+    clock = FakeClock()
+    op = Script(*flaky(2))
+    tries = Attempts()
+    retrier = Retrier(Backoff(base=1.0, cap=10.0), sleep=clock.sleep, rng=TopRng())
+    assert await retrier.run(op, tries, connection_id="c-1") == "ok"
+    assert op.attempts == [1, 2, 3]
+    assert (tries.count, tries.refused, tries.stopped) == (3, None, False)
+    events = [e for e in info_logs if e["event"] == "retry_scheduled"]
+    assert [(e["attempt"], e["connection_id"]) for e in events] == [(1, "c-1"), (2, "c-1")]
+
+
+async def test_run_never_retries_a_permanent_error_and_records_it() -> None:
+    clock = FakeClock()
+    error = PermanentError("no", status=400)
+    op = Script(error)
+    tries = Attempts()
+    budget = RetryBudget(capacity=10.0)
+    retrier = Retrier(Backoff(), sleep=clock.sleep, rng=TopRng())
+    with pytest.raises(PermanentError):
+        await retrier.run(op, tries, budget=budget)
+    assert op.calls == 1
+    assert clock.sleeps == []
+    assert tries.last is error
+    assert (tries.count, tries.refused, tries.stopped) == (1, None, False)
+    assert budget.tokens == 10.0
+
+
+async def test_run_gives_up_after_max_attempts_and_says_so() -> None:
+    clock = FakeClock()
+    errors = flaky(5)
+    op = Script(*errors)
+    tries = Attempts()
+    retrier = Retrier(Backoff(max_attempts=3), sleep=clock.sleep, rng=TopRng())
+    with pytest.raises(RetryableError) as info:
+        await retrier.run(op, tries, budget=RetryBudget())
+    assert info.value is errors[2] is tries.last
+    assert op.calls == tries.count == 3
+    assert len(clock.sleeps) == 2
+    assert tries.refused == "gave up after 3 attempts: e2"
+    assert not tries.stopped
+
+
+async def test_run_budget_refusal_records_the_reason_and_does_not_wait(
+    info_logs: list[EventDict],
+) -> None:
+    clock = FakeClock()
+    op = Script(*flaky(5))
+    tries = Attempts()
+    budget = RetryBudget(capacity=7.0, retry_cost=5.0)
+    retrier = Retrier(Backoff(base=1.0, cap=10.0), sleep=clock.sleep, rng=TopRng())
+    with pytest.raises(RetryableError):
+        await retrier.run(op, tries, budget=budget)
+    assert op.calls == 2  # the first retry paid 5; the second could not pay
+    assert clock.sleeps == [1.0]
+    assert tries.paid == 5.0
+    assert budget.tokens == 2.0
+    assert tries.refused == "retry budget exhausted (too many failures run-wide): e1"
+    exhausted = [e for e in info_logs if e["event"] == "retry_budget_exhausted"]
+    assert [e["attempt"] for e in exhausted] == [2]
+
+
+async def test_run_refunds_what_the_retries_paid_on_success() -> None:
+    clock = FakeClock()
+    op = Script(RetryableError("timed out", status=None), *flaky(1))
+    tries = Attempts()
+    budget = RetryBudget(capacity=100.0, retry_cost=5.0, timeout_cost=10.0, tokens=50.0)
+    retrier = Retrier(Backoff(), sleep=clock.sleep, rng=TopRng())
+    assert await retrier.run(op, tries, budget=budget) == "ok"
+    assert tries.paid == 15.0
+    assert budget.tokens == 50.0
+
+
+async def test_run_first_attempt_success_adds_a_token() -> None:
+    budget = RetryBudget(capacity=100.0, tokens=50.0)
+    await Retrier(Backoff()).run(Script(), Attempts(), budget=budget)
+    assert budget.tokens == 51.0
+
+
+async def test_run_stop_during_the_wait_ends_it_with_no_further_attempt() -> None:
+    stopped = False
+    sleeps: list[float] = []
+
+    async def sleep_then_stop(seconds: float) -> None:
+        nonlocal stopped
+        sleeps.append(seconds)
+        stopped = True
+
+    errors = flaky(3)
+    op = Script(*errors)
+    tries = Attempts()
+    retrier = Retrier(Backoff(base=1.0, cap=10.0), sleep=sleep_then_stop, rng=TopRng())
+    with pytest.raises(RetryableError) as info:
+        await retrier.run(op, tries, stopping=lambda: stopped)
+    assert op.calls == 1
+    assert sleeps == [1.0]
+    assert info.value is errors[0] is tries.last
+    assert tries.stopped
+    assert tries.refused is None
+
+
+async def test_run_while_stopping_neither_waits_nor_pays() -> None:
+    clock = FakeClock()
+    op = Script(*flaky(3))
+    tries = Attempts()
+    budget = RetryBudget(capacity=10.0)
+    retrier = Retrier(Backoff(), sleep=clock.sleep, rng=TopRng())
+    with pytest.raises(RetryableError):
+        await retrier.run(op, tries, stopping=lambda: True, budget=budget)
+    assert op.calls == 1
+    assert clock.sleeps == []
+    assert budget.tokens == 10.0
+    assert tries.stopped
+    assert tries.refused is None
