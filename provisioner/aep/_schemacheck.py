@@ -9,8 +9,8 @@ against its own schema. A property schema that asserts nothing of a string but i
 length (``minLength``, ``maxLength``; the rest annotations, ``format`` included, which the
 validator does not assert): a string under it is validated once per length, so no secret is
 kept, only its length. Any other value that is not secret is validated once per distinct
-value; a secret under any other schema each time. Any other top-level keyword, and any ``no``, go through the
-full validator, which also words the errors.
+value; a secret under any other schema each time. Any other top-level keyword, and any
+``no``, go through the full validator, which also words the errors.
 """
 
 from __future__ import annotations

@@ -53,7 +53,7 @@ def test_the_verdict_is_jsonschemas(batch: list[dict[str, object]]) -> None:
 
 
 def test_a_secret_is_judged_by_its_length_and_never_kept() -> None:
-    canary = "canary-Pw-0042"  # noqa: S105 - a test value
+    canary = "canary-Pw-0042"
     check = SchemaCheck(Draft7Validator(BASIC))
     assert not check.is_valid({"server": "db", "port": 1, "password": canary})  # over 8
     assert check.is_valid({"server": "db", "port": 1, "password": canary[:8]})
