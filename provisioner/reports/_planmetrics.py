@@ -42,7 +42,6 @@ __all__ = [
 ]
 
 PLAN_GROUP: Final = MappingProxyType({"command": "plan"})  # beside ``manifest`` on the gateway
-_APPLY_PREFIX: Final = "provisioner_"
 _PLAN_PREFIX: Final = "provisioner_plan_"
 
 
@@ -108,22 +107,23 @@ def plan_registry(plan: PlanMetrics) -> CollectorRegistry:
 
 
 def check_plan_metrics_file(path: Path) -> None:
-    """Refuse a ``--metrics-file`` that holds gauges other than plan's (apply's, say): writing
-    plan's over it would lose them. A missing or unparsable file is fine (it is replaced).
+    """Refuse a ``--metrics-file`` that holds other gauges than plan's (apply's, say): plan
+    replaces the whole file, so they would be lost. A missing file, or one that does not
+    parse, is fine (it is replaced, as apply replaces its own).
 
     Raises:
         ConfigError: naming the path and a gauge it holds.
     """
     try:
         text = path.read_text(encoding="utf-8")
-        names = [f.name for f in text_string_to_metric_families(text)]
-    except (OSError, ValueError):  # none yet, or not ours to judge: it is replaced
+        names = [family.name for family in text_string_to_metric_families(text)]
+    except (OSError, ValueError):  # none yet, or not the exposition format
         return
-    other = [n for n in names if n.startswith(_APPLY_PREFIX) and not n.startswith(_PLAN_PREFIX)]
+    other = [name for name in names if not name.startswith(_PLAN_PREFIX)]
     if other:
         raise ConfigError(
-            f"{path}: holds {other[0]}, not a plan gauge; "
-            "--metrics-file of plan takes a file of its own"
+            f"{path}: holds {other[0]}, not a plan gauge; give plan's --metrics-file "
+            "a file of its own (apply's would be replaced)"
         )
 
 
