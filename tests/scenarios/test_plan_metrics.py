@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
+from provisioner.cli._main import main
 from provisioner.emulator._faults import FaultPlan
 from provisioner.emulator._server import running_emulator
 from tests.cliproc import Finished, cli_env, run_cli
@@ -186,3 +187,21 @@ async def test_an_unusable_sink_is_refused_before_anything_is_sent(
     assert message in done.stderr
     assert "Traceback" not in done.stderr
     assert (tmp_path / "apply.prom").read_text(encoding="utf-8") == apply_gauges
+
+
+def test_plan_in_process_writes_its_textfile_beside_applys(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``apply --emulator`` then ``plan --emulator`` in this process, each with its own file:
+    plan counts the two entries apply made, and apply's file is left as it was."""
+    monkeypatch.setenv("DB_PASSWORD", PASSWORD_CANARY)
+    manifest = write_manifest(tmp_path / "inproc.yaml", ["hr", "sales"])
+    applied, planned = tmp_path / "inproc.prom", tmp_path / "inproc-plan.prom"
+    apply = ["apply", str(manifest), "--emulator", "--no-progress", "--metrics-file", str(applied)]
+    assert main([*apply, "--report", str(tmp_path / "r.json")]) == 0
+    before = applied.read_text(encoding="utf-8")
+    assert main(["plan", str(manifest), "--emulator", "--metrics-file", str(planned)]) == 0
+    assert applied.read_text(encoding="utf-8") == before
+    text = planned.read_text(encoding="utf-8")
+    assert _planned(_samples(text, "inproc")) == {("prod", "exists"): 2}
+    assert PASSWORD_CANARY not in text
