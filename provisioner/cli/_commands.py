@@ -12,6 +12,7 @@ import sys
 from collections.abc import AsyncIterator, Iterator, Mapping
 from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Final, Protocol
 
@@ -19,27 +20,34 @@ import structlog
 
 from provisioner.cli._progress import make_observer
 from provisioner.engine import (
+    PLAN_ACTIONS,
     ApplyRun,
     ExploreOptions,
     ExploreRun,
+    PlanRow,
+    PlanStrategy,
+    Run,
     RunOptions,
     copy_state,
     is_postgres_url,
     rollback_jobs,
     rollback_run,
-    run_plan,
     write_plan,
 )
-from provisioner.errors import ConfigError
+from provisioner.errors import ConfigError, EntryError
 from provisioner.manifest import Manifest
 from provisioner.reports import (
     Exploration,
     MetricsSinks,
+    PlanMetrics,
     Report,
     RunMetrics,
+    check_plan_metrics_file,
     check_writable,
     load_report,
+    plan_entries,
     publish_metrics,
+    publish_plan_metrics,
     write_exploration,
     write_exploration_file,
     write_report,
@@ -284,10 +292,37 @@ async def apply_command(
     return await _publish(report, EXIT_OK if report.ok else EXIT_FAILED, sinks)
 
 
+async def _publish_plan(
+    manifest: Manifest, run: Run[list[PlanRow]], rows: list[PlanRow] | None, sinks: MetricsSinks
+) -> None:
+    """Plan's own gauges to each sink (a failing one is a warning). ``rows`` is None when no
+    plan was made (the API failed outside any entry: exit 1), so no row is counted."""
+    if sinks.file is None and sinks.pushgateway is None:
+        return
+    metrics = PlanMetrics(
+        manifest=manifest.path.stem,
+        exit_code=EXIT_OK if rows is not None else EXIT_FAILED,
+        started_at=run.started_at,
+        finished_at=run.finished_at if rows is not None else datetime.now(UTC),
+        entries=plan_entries(rows or (), PLAN_ACTIONS),
+        http_statuses=run.statuses,
+    )
+    await asyncio.to_thread(publish_plan_metrics, metrics, sinks)  # blocking file and HTTP I/O
+
+
 async def plan_command(args: argparse.Namespace, manifest: Manifest, env: Mapping[str, str]) -> int:
+    sinks = _metrics_sinks(args, env)
+    if sinks.file is not None:
+        check_plan_metrics_file(sinks.file)  # never over apply's gauges
     async with _target(args, manifest.path.parent, env) as settings:
-        rows = await run_plan(manifest, settings, _options(args))
+        run = Run(PlanStrategy(manifest, _options(args)), settings)
+        try:
+            rows = await run.execute()
+        except EntryError:  # exit 1 (main says why); the gauges say so too
+            await _publish_plan(manifest, run, None, sinks)
+            raise
     write_plan(rows, sys.stdout)
+    await _publish_plan(manifest, run, rows, sinks)
     return EXIT_OK
 
 

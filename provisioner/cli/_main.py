@@ -117,6 +117,7 @@ def _add_run_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) 
     _manifest_options(plan)
     plan.add_argument("--no-progress", action="store_true", help="accepted as for apply; "
                       "plan draws no bar")  # fmt: skip
+    _metrics_options(plan)
     apply = sub.add_parser("apply", help="create the base connections and write the report")
     _manifest_options(apply)
     apply.add_argument("--report", type=Path, default=None, metavar="PATH")

@@ -17,7 +17,7 @@ from provisioner.engine._domain import (
 from provisioner.engine._entries import RunOptions
 from provisioner.engine._explore import ExploreOptions, ExploreRun, ExploreStrategy
 from provisioner.engine._observer import NullObserver, RunObserver
-from provisioner.engine._plan import PlanRow, PlanStrategy, run_plan, write_plan
+from provisioner.engine._plan import PLAN_ACTIONS, PlanRow, PlanStrategy, run_plan, write_plan
 from provisioner.engine._rollback import (
     RollbackStrategy,
     rollback_jobs,
@@ -30,6 +30,7 @@ from provisioner.engine._statebase import describe_url, is_postgres_url
 from provisioner.engine._statecopy import CopySummary, copy_state, describe_state
 
 __all__ = [
+    "PLAN_ACTIONS",
     "Action",
     "ApplyRun",
     "ApplyStrategy",

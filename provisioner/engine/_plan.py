@@ -26,9 +26,9 @@ from provisioner.manifest import Manifest
 from provisioner.reports import Outcome
 from provisioner.settings import Settings
 
-__all__ = ["PlanRow", "PlanStrategy", "run_plan", "write_plan"]
+__all__ = ["PLAN_ACTIONS", "PlanRow", "PlanStrategy", "run_plan", "write_plan"]
 
-_ACTIONS: Final = ("create", "update", "exists", "converge", "ambiguous", "orphaned", "skip")
+PLAN_ACTIONS: Final = ("create", "update", "exists", "converge", "ambiguous", "orphaned", "skip")
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -166,5 +166,5 @@ def write_plan(rows: list[PlanRow], out: TextIO) -> None:
         note = f"; {row.note}" if row.note else ""
         out.write(f"{row.action:<9}  {row.name:<{width}}  [{row.sandbox}]  {_detail(row)}{note}\n")
     counts = Counter(row.action for row in rows)
-    totals = ", ".join(f"{counts[a]} {a}" for a in _ACTIONS if counts[a] or a == "create")
+    totals = ", ".join(f"{counts[a]} {a}" for a in PLAN_ACTIONS if counts[a] or a == "create")
     out.write(f"\nPlan: {len(rows)} entries: {totals}\n")

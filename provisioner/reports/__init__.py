@@ -1,6 +1,6 @@
 """Run results (Outcome, Result, Summary, Report) and their forms: JSON, text, CSV, Markdown;
-the run's Prometheus metrics (textfile, Pushgateway); explore's findings (Exploration,
-TableInfo) and their forms: CSV and JSON.
+the run's Prometheus metrics (textfile, Pushgateway; plan's gauges of their own); explore's
+findings (Exploration, TableInfo) and their forms: CSV and JSON.
 """
 
 from __future__ import annotations
@@ -19,6 +19,12 @@ from provisioner.reports._formats import FORMATS, write_report
 from provisioner.reports._io import check_writable, load_report, write_report_file
 from provisioner.reports._metrics import MetricsSinks, RunMetrics, publish_metrics
 from provisioner.reports._model import Outcome, Report, Result, Summary
+from provisioner.reports._planmetrics import (
+    PlanMetrics,
+    check_plan_metrics_file,
+    plan_entries,
+    publish_plan_metrics,
+)
 
 __all__ = [
     "EXPLORE_CSV_HEADER",
@@ -29,14 +35,18 @@ __all__ = [
     "ExploreStatus",
     "MetricsSinks",
     "Outcome",
+    "PlanMetrics",
     "Report",
     "Result",
     "RunMetrics",
     "Summary",
     "TableInfo",
+    "check_plan_metrics_file",
     "check_writable",
     "load_report",
+    "plan_entries",
     "publish_metrics",
+    "publish_plan_metrics",
     "write_exploration",
     "write_exploration_file",
     "write_report",

@@ -13,7 +13,7 @@ import http.client
 import json
 import urllib.request
 from collections import Counter
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -31,8 +31,10 @@ __all__ = [
     "THROTTLED_STATUSES",
     "MetricsSinks",
     "RunMetrics",
+    "http_responses",
     "metrics_registry",
     "publish_metrics",
+    "publish_to",
     "push_metrics",
     "write_metrics_file",
 ]
@@ -108,6 +110,15 @@ def _single(registry: CollectorRegistry, name: str, doc: str, manifest: str, val
     _gauge(registry, name, doc).labels(manifest).set(value)
 
 
+def http_responses(
+    registry: CollectorRegistry, name: str, manifest: str, statuses: Mapping[int, int]
+) -> None:
+    """The gauge ``name`` of a run's HTTP answers, labelled by status ``code``."""
+    responses = _gauge(registry, name, "The last run's HTTP answers by status.", "code")
+    for code, count in sorted(statuses.items()):
+        responses.labels(manifest, str(code)).set(count)
+
+
 def metrics_registry(run: RunMetrics, *, last_success: float | None) -> CollectorRegistry:
     """A registry holding the run's gauges. ``last_success`` is the value the sink holds now
     (None: none yet); it is replaced by this run's end when the run exited 0."""
@@ -124,9 +135,7 @@ def metrics_registry(run: RunMetrics, *, last_success: float | None) -> Collecto
     entries = _gauge(registry, "entries", "The last run's entries by status.", "sandbox", "status")
     for (sandbox, status), count in sorted(run.entries.items()):
         entries.labels(name, sandbox, status).set(count)
-    responses = _gauge(registry, "http_responses", "The last run's HTTP answers by status.", "code")
-    for code, count in sorted(run.http_statuses.items()):
-        responses.labels(name, str(code)).set(count)
+    http_responses(registry, "http_responses", name, run.http_statuses)
     _single(registry, "throttled_responses", "The last run's 429 and 503 answers.", name,
             run.throttled)  # fmt: skip
     return registry
@@ -214,16 +223,28 @@ def _reason(exc: Exception) -> str:
 def publish_metrics(run: RunMetrics, sinks: MetricsSinks, *, timeout: float = PUSH_TIMEOUT) -> None:
     """Write the run's gauges to each sink. A failing sink is a ``metrics_*_failed`` warning;
     nothing is raised, so the run's outcome and exit code stay what they were."""
+    publish_to(
+        sinks,
+        write=lambda path: write_metrics_file(run, path),
+        push=lambda url: push_metrics(run, url, timeout=timeout),
+    )
+
+
+def publish_to(
+    sinks: MetricsSinks, *, write: Callable[[Path], None], push: Callable[[str], None]
+) -> None:
+    """``write`` the textfile and ``push`` to the Pushgateway, each when it is asked for; a
+    sink that fails is a ``metrics_*_failed`` warning, never an exception."""
     if sinks.file is not None:
         try:
-            write_metrics_file(run, sinks.file)
+            write(sinks.file)
         except OSError as exc:
             log.warning("metrics_file_failed", path=str(sinks.file), error=_reason(exc))
         else:
             log.info("metrics_written", path=str(sinks.file))
     if sinks.pushgateway is not None:
         try:
-            push_metrics(run, sinks.pushgateway, timeout=timeout)
+            push(sinks.pushgateway)
         except (OSError, ValueError, http.client.HTTPException) as exc:  # a broken answer too
             log.warning("metrics_push_failed", pushgateway=sinks.pushgateway, error=_reason(exc))
         else:

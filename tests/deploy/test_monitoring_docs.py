@@ -15,8 +15,9 @@ import yaml
 from prometheus_client import generate_latest
 
 from provisioner.cli._main import build_parser
-from provisioner.reports import Report, RunMetrics
+from provisioner.reports import PlanMetrics, Report, RunMetrics
 from provisioner.reports._metrics import metrics_registry
+from provisioner.reports._planmetrics import plan_registry
 from provisioner.settings import PUSHGATEWAY_ENV, pushgateway_url
 
 ROOT: Final = Path(__file__).resolve().parents[2]
@@ -50,6 +51,15 @@ def test_the_cron_line_runs_apply_with_a_metrics_file(doc: str) -> None:
 
 
 @pytest.mark.parametrize("doc", sorted(DOCS))
+def test_the_drift_check_runs_plan_with_a_file_of_its_own(doc: str) -> None:
+    (line,) = [b for b in _blocks(DOCS[doc](), "") if "provisioner plan" in b]
+    words = shlex.split(line.split("bin/provisioner ", 1)[1].split(">>")[0])
+    args = build_parser().parse_args(words)
+    assert args.command == "plan"
+    assert args.metrics_file.name.endswith("-plan.prom")
+
+
+@pytest.mark.parametrize("doc", sorted(DOCS))
 def test_the_cronjob_runs_apply_and_pushes_to_a_pushgateway(doc: str) -> None:
     (block,) = _blocks(DOCS[doc](), "yaml")
     job: Any = yaml.safe_load(block)
@@ -65,10 +75,12 @@ def test_every_gauge_and_alert_is_described(doc: str) -> None:
     now = datetime(2026, 1, 1, tzinfo=UTC)
     report = Report(run_id="r", manifest="m.yaml", started_at=now, finished_at=now, results=())
     registry = metrics_registry(RunMetrics.of(report, exit_code=0), last_success=None)
-    names = re.findall(r"^# TYPE (\w+) gauge$", generate_latest(registry).decode(), re.M)
+    plan = PlanMetrics(manifest="m", exit_code=0, started_at=now, finished_at=now)
+    exposed = generate_latest(registry).decode() + generate_latest(plan_registry(plan)).decode()
+    names = re.findall(r"^# TYPE (\w+) gauge$", exposed, re.M)
     alerts = re.findall(r"- alert: (\w+)", (ROOT / "deploy/prometheus/alerts.yaml").read_text())
     text = DOCS[doc]()
     assert [n for n in names if f"`{n}" not in text] == []
     assert [a for a in alerts if f"`{a}`" not in text] == []
-    assert len(names) == 7
-    assert len(alerts) == 4
+    assert len(names) == 7 + 5  # apply's, plan's
+    assert len(alerts) == 5

@@ -1,0 +1,146 @@
+"""Prometheus metrics of a ``plan`` run, for a plan run on a schedule as a drift check.
+
+The gauges have names of their own (``provisioner_plan_*``) and go to a Pushgateway group of
+their own (job ``provisioner``, ``manifest`` and ``command="plan"``), so a plan never replaces
+or changes the gauges of ``apply``. The sinks, their checks and their failure rules are
+apply's (``publish_to``). A plan has no success time: it changes nothing, so "when did it last
+work" is its ``provisioner_plan_last_run_timestamp_seconds`` with exit code 0.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from types import MappingProxyType
+from typing import Final, Protocol
+
+from prometheus_client import CollectorRegistry, push_to_gateway, write_to_textfile
+from prometheus_client.parser import text_string_to_metric_families
+
+from provisioner.errors import ConfigError
+from provisioner.reports._metrics import (
+    JOB,
+    PUSH_TIMEOUT,
+    MetricsSinks,
+    _gauge,
+    _single,
+    http_responses,
+    publish_to,
+)
+
+__all__ = [
+    "PLAN_GROUP",
+    "PlanMetrics",
+    "Planned",
+    "check_plan_metrics_file",
+    "plan_entries",
+    "plan_registry",
+    "publish_plan_metrics",
+]
+
+PLAN_GROUP: Final = MappingProxyType({"command": "plan"})  # beside ``manifest`` on the gateway
+_PLAN_PREFIX: Final = "provisioner_plan_"
+
+
+class Planned(Protocol):
+    """One row of a plan, as the gauges see it."""
+
+    @property
+    def sandbox(self) -> str: ...
+
+    @property
+    def action(self) -> str: ...
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class PlanMetrics:
+    """What the gauges say about one plan run.
+
+    Attributes:
+        manifest: the ``manifest`` label (the manifest file's stem).
+        entries: the plan's rows by (sandbox, action); empty when no plan was made (the run
+            failed: exit code 1).
+        http_statuses: the Flow Service's answers, by HTTP status.
+    """
+
+    manifest: str
+    exit_code: int
+    started_at: datetime
+    finished_at: datetime
+    entries: Mapping[tuple[str, str], int] = field(default_factory=dict, hash=False)
+    http_statuses: Mapping[int, int] = field(default_factory=dict, hash=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "entries", MappingProxyType(dict(self.entries)))
+        object.__setattr__(self, "http_statuses", MappingProxyType(dict(self.http_statuses)))
+
+
+def plan_entries(rows: Iterable[Planned], actions: Sequence[str]) -> dict[tuple[str, str], int]:
+    """The rows by (sandbox, action): each of ``actions`` for every sandbox that has a row (0
+    included, so that a dashboard shows the zero), and any other action a row carries."""
+    counts = Counter((row.sandbox, row.action) for row in rows)
+    for sandbox in {sandbox for sandbox, _ in counts}:
+        for action in actions:
+            counts.setdefault((sandbox, action), 0)
+    return dict(counts)
+
+
+def plan_registry(plan: PlanMetrics) -> CollectorRegistry:
+    """A registry holding the plan run's gauges."""
+    registry = CollectorRegistry(auto_describe=True)
+    name = plan.manifest
+    finished = plan.finished_at.timestamp()
+    duration = max(0.0, (plan.finished_at - plan.started_at).total_seconds())
+    _single(registry, "plan_last_run_timestamp_seconds", "When the last plan ended.", name,
+            finished)  # fmt: skip
+    _single(registry, "plan_run_duration_seconds", "How long the last plan took.", name, duration)
+    _single(registry, "plan_run_exit_code", "The last plan's exit code.", name, plan.exit_code)
+    entries = _gauge(registry, "plan_entries", "The last plan's rows by action.", "sandbox",
+                     "action")  # fmt: skip
+    for (sandbox, action), count in sorted(plan.entries.items()):
+        entries.labels(name, sandbox, action).set(count)
+    http_responses(registry, "plan_http_responses", name, plan.http_statuses)
+    return registry
+
+
+def check_plan_metrics_file(path: Path) -> None:
+    """Refuse a ``--metrics-file`` that holds other gauges than plan's (apply's, say): plan
+    replaces the whole file, so they would be lost. A missing file, or one that does not
+    parse, is fine (it is replaced, as apply replaces its own).
+
+    Raises:
+        ConfigError: naming the path and a gauge it holds.
+    """
+    try:
+        text = path.read_text(encoding="utf-8")
+        names = [family.name for family in text_string_to_metric_families(text)]
+    except (OSError, ValueError):  # none yet, or not the exposition format
+        return
+    other = [name for name in names if not name.startswith(_PLAN_PREFIX)]
+    if other:
+        raise ConfigError(
+            f"{path}: holds {other[0]}, not a plan gauge; give plan's --metrics-file "
+            "a file of its own (apply's would be replaced)"
+        )
+
+
+def _push(plan: PlanMetrics, url: str, *, timeout: float) -> None:
+    grouping = {"manifest": plan.manifest, **PLAN_GROUP}
+    push_to_gateway(url, job=JOB, registry=plan_registry(plan), grouping_key=grouping,
+                    timeout=timeout)  # fmt: skip
+
+
+def publish_plan_metrics(
+    plan: PlanMetrics, sinks: MetricsSinks, *, timeout: float = PUSH_TIMEOUT
+) -> None:
+    """Write the plan's gauges to each sink: the textfile is replaced atomically, the
+    Pushgateway's plan group (job, ``manifest``, ``command="plan"``) is replaced. A failing
+    sink is a warning (as for apply); nothing is raised."""
+    publish_to(
+        sinks,
+        write=lambda path: write_to_textfile(str(path), plan_registry(plan)),
+        push=lambda url: _push(plan, url, timeout=timeout),
+    )
