@@ -49,6 +49,11 @@ _PROBE_BASE: Final = 0.05  # after a cut the rate grows 5%/s at first ...
 _PROBE_JERK: Final = 0.4  # ... then 40%/s faster each second without a throttle ...
 _PROBE_MAX: Final = 0.7  # ... up to doubling each second (a limit that rose 4-6x)
 _ADDITIVE: Final = 3.0  # requests/s per second on top: equal shares for processes sharing a limit
+# past the limit that was found: a rate 1.3x the one the last throttle came at, with no new
+# throttle, means the limit rose (the credential's other job let go, the server recovered) ...
+_BEYOND: Final = 1.3
+_BEYOND_HEAD: Final = 2.0  # ... so it probes as after 2 s more without a throttle ...
+_BEYOND_MAX: Final = 2.0  # ... growing up to 200%/s, compounding (about 7x in a second)
 
 
 class Pacer(Protocol):
@@ -87,8 +92,11 @@ class RateController:
       once a second.
     - **Probes.** After a cut the rate grows 5%/s, then 40%/s faster each second without a
       throttle, at most doubling each second, plus 3 requests/s per second (the additive
-      part evens out processes that share one limit): it stays near a limit that holds and
-      finds a limit that rose 4-6x within a few seconds.
+      part evens out processes that share one limit): it stays near a limit that holds.
+    - **Past the limit found.** Once the rate is 1.3x the rate the last throttle came at and
+      still no throttle comes, the limit has risen: the probe goes on as if 2 s more had
+      passed without one, at up to 200%/s (compounding), so a limit that rose 4-6x is
+      found within a second or two. A limit that holds throttles the probe before that level.
     - The rate never exceeds ``max_rate`` and grows only while it is in use: while under
       4x the successes of the last 50 ms (or two round trips, if longer).
     - A ``Retry-After`` pauses every worker, not only the one that got it.
@@ -115,6 +123,8 @@ class RateController:
         self._recent: deque[float] = deque()  # the in-use window's
         self._since_cut = 0  # successes since the last cut
         self._throttled_since_cut = 0  # throttled answers since the last cut
+        self._cut_at: float | None = None  # the rate the last cutting throttle came at
+        self._beyond_since: float | None = None  # when the rate passed _BEYOND x _cut_at
         self._rtt: float | None = None  # moving average of the round trip (of successes)
         self.throttles = 0
 
@@ -161,8 +171,13 @@ class RateController:
         if self._last_decrease is None:  # doubling once per round trip
             rtt = _START_DOUBLING if self._rtt is None else self._rtt
             return _SS_GAIN / max(rtt, _RTT_FLOOR)
-        since = now - self._last_decrease
-        return min(_PROBE_MAX, _PROBE_BASE + _PROBE_JERK * since) + _ADDITIVE / self.rate
+        since, most = now - self._last_decrease, _PROBE_MAX
+        if self._cut_at is not None and self.rate > _BEYOND * self._cut_at:
+            if self._beyond_since is None:
+                self._beyond_since = now
+            since = max(since, _BEYOND_HEAD + now - self._beyond_since)
+            most = _BEYOND_MAX
+        return min(most, _PROBE_BASE + _PROBE_JERK * since) + _ADDITIVE / self.rate
 
     def on_success(self, started: float | None = None) -> None:
         """A success to a request started at ``started`` (the round trip sets the slow start)."""
@@ -213,6 +228,7 @@ class RateController:
             rate = self.rate * _TROUBLE_CUT
         else:
             rate = self.rate * (_START_CUT if last is None else _CUT)
+        self._cut_at, self._beyond_since = self.rate, None
         self.rate = max(_MIN_RATE, rate)
         self._since_cut = self._throttled_since_cut = 0
         self._last_decrease = now

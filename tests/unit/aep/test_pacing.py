@@ -345,6 +345,32 @@ def test_a_moving_limit_is_tracked_with_few_429s(name: str) -> None:
     assert sim.share_429() <= 0.03
 
 
+@pytest.mark.parametrize("latency", [0.0, 0.002, 0.005])
+@pytest.mark.parametrize("name", sorted(MOVING))
+def test_a_moving_limit_is_met_as_the_bench_counts_it(name: str, latency: float) -> None:
+    """The bench's measure: successes less the first second's full bucket, over what the
+    limit allowed; at a few round trips, as the phase of the probes against the steps moves."""
+    schedule = MOVING[name]
+    sim = simulate(schedule, duration=30.0, latency=latency)
+    got = sim.goodput(0, 0.0, 30.0) * 30.0 - schedule[0][1]
+    assert got >= 0.95 * mean_limit(schedule, 30.0) * 30.0
+
+
+def test_past_the_level_of_the_last_throttle_the_probe_speeds_up() -> None:
+    """No throttle at 1.3x the rate the last one came at: the limit rose, so the probe goes
+    faster there than just below that level, at the same time since the cut."""
+    grown = []
+    for rate in (120.0, 140.0):  # the last throttle came at 100: under and over 1.3x that
+        clock = FakeClock()
+        pace = paced(100.0, clock, max_rate=10_000.0)
+        pace.on_throttle(None)
+        pace.rate = rate
+        grown.append(growth_over(pace, clock, 0.5))
+    below, beyond = grown
+    assert below < 1.2  # half a second after a cut: some percent
+    assert beyond > 1.4  # past the limit found: as after a long calm
+
+
 def test_a_limit_that_rises_five_times_is_reached_within_seconds_without_running_away() -> None:
     schedule = MOVING["50-15-80"]
     sim = simulate(schedule, duration=30.0)
