@@ -19,6 +19,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Final
 
+from bench.case_instructions import instructions_case
 from bench.case_pgstate import pgstate_case
 from bench.case_scale import scale_case
 from bench.case_validate import validate_case
@@ -51,6 +52,7 @@ def _pacing(name: str) -> Callable[[Bench], CaseResult]:
 CASES: Final[dict[str, Callable[[Bench], CaseResult]]] = {
     "validate": validate_case,
     "throughput": throughput_case,
+    "instructions": instructions_case,
     "throttled": throttled_case,
     "throttled_latency": throttled_latency_case,
     **{name: _pacing(name) for name in PACING_CASES},

@@ -45,6 +45,7 @@ class Sizes:
     profile_entries: int
     scale_entries: tuple[int, int]
     scale_reps: int
+    instructions_entries: tuple[int, int]
 
     @classmethod
     def full(cls) -> Sizes:
@@ -57,6 +58,7 @@ class Sizes:
             profile_entries=5000,
             scale_entries=(5000, 50_000),
             scale_reps=2,
+            instructions_entries=(200, 800),
         )
 
     @classmethod
@@ -70,6 +72,7 @@ class Sizes:
             profile_entries=500,
             scale_entries=(500, 5000),
             scale_reps=1,
+            instructions_entries=(50, 150),
         )
 
 

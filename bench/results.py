@@ -174,6 +174,21 @@ def _scale_rows(case: dict[str, object]) -> list[str]:
     ]
 
 
+def _instructions_lines(case: dict[str, object]) -> list[str]:
+    ours, theirs = _dict(case.get("provisioner")), _dict(case.get("handrolled"))
+    if "per_entry" not in ours or "per_entry" not in theirs:
+        return []
+    entries = cast(list[object], case.get("entries") or [])
+    return [
+        f"**Instructions** (valgrind's callgrind; runs of {' and '.join(map(str, entries))} "
+        f"entries, {case.get('latency_ms')} ms per request; reported, no target): one more entry "
+        f"costs provisioner {_num(ours.get('per_entry'), ',')} instructions, the script "
+        f"{_num(theirs.get('per_entry'), ',')} ({_num(case.get('per_entry_ratio'), '.3f')}x); "
+        f"start-up {_num(ours.get('start_up'), ',')} against {_num(theirs.get('start_up'), ',')}.",
+        "",
+    ]
+
+
 def render_table(results: dict[str, object]) -> str:
     """Markdown: the machine, the throughput table, the other cases, the targets."""
     cases = _dict(results.get("cases"))
@@ -197,6 +212,7 @@ def render_table(results: dict[str, object]) -> str:
             "",
             *_loop_note(tp),
         ]
+    lines += _instructions_lines(_dict(cases.get("instructions")))
     for key in ("throttled", "throttled_latency"):
         th = _dict(cases.get(key))
         if "goodput_per_s" not in th:
