@@ -199,14 +199,12 @@ async def _target(
         )
         yield _settings(args, base_dir, env, endpoint)
         return
-    from provisioner.emulator import (
-        FaultPlan,  # the emulator only when asked for
-        running_emulator,
-    )
+    from provisioner.emulator import FaultPlan, Region, running_emulator  # only when asked for
 
     db = (base_dir / ".provisioner" / "emulator.db").resolve()
     db.parent.mkdir(parents=True, exist_ok=True)
-    async with running_emulator(FaultPlan(), db) as emulator:
+    plan = FaultPlan(region=Region(args.emulator_region))
+    async with running_emulator(plan, db) as emulator:
         log.info("emulator_started", url=emulator.base_url, db=str(db))
         endpoint = _Endpoint(
             platform_url=emulator.base_url,

@@ -29,7 +29,7 @@ from provisioner.cli._commands import (
     state_copy_command,
 )
 from provisioner.cli._logs import LEVELS, configure_logging, default_log_format
-from provisioner.emulator import add_emulator_arguments, plan_from_args
+from provisioner.emulator import Region, add_emulator_arguments, plan_from_args
 from provisioner.errors import EntryError, ManifestError, ProvisionerError
 from provisioner.importers import add_import_arguments, convert_inventory
 from provisioner.manifest import describe_manifest, load_manifest, manifest_schema
@@ -53,6 +53,9 @@ __all__ = ["build_parser", "main"]
 def _target_options(parser: argparse.ArgumentParser) -> None:
     add = parser.add_argument
     add("--emulator", action="store_true", help="target an emulator started in-process")
+    add("--emulator-region", choices=[r.value for r in Region], default=Region.AZURE.value,
+        help="with --emulator: where the emulated org is hosted (azure offers the "
+        "ConnectionString auth form, aws Basic Authentication) [%(default)s]")  # fmt: skip
     add("--concurrency", type=int, default=DEFAULT_CONCURRENCY, metavar="N")
     add("--rate", type=float, default=DEFAULT_RATE, metavar="R", help="requests/s at most")
     add("--max-attempts", type=int, default=DEFAULT_MAX_ATTEMPTS, metavar="N")

@@ -260,6 +260,26 @@ async def test_plan_and_summary_say_the_form(tmp_path: Path) -> None:
         assert data["auth_form"] == "Basic Authentication"
 
 
+def test_the_embedded_emulator_emulates_an_aws_org_on_request(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from provisioner.cli._main import main
+
+    monkeypatch.setenv("DB_PASSWORD", TRICKY)
+    path = _manifest(tmp_path)
+    aws = ("--emulator", "--emulator-region", "aws", "--no-progress")
+    assert main(["apply", str(path), *aws, "--auth", "connection-string"]) == 2
+    assert "it offers: Basic Authentication (--auth basic)" in capsys.readouterr().err
+    assert main(["apply", str(path), *aws]) == 0
+    out = capsys.readouterr().out
+    assert "Auth form: Basic Authentication" in out
+    assert "0 existing" in out
+    assert main(["plan", str(path), *aws]) == 0  # the same org, read back: nothing to do
+    rows = capsys.readouterr().out
+    assert "Auth form: Basic Authentication" in rows
+    assert "0 create, 2 exists" in rows
+
+
 def test_the_embedded_emulator_offers_the_connection_string_form(
     tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
