@@ -49,7 +49,7 @@ _PROBE_BASE: Final = 0.05  # after a cut the rate grows 5%/s at first ...
 _PROBE_JERK: Final = 0.4  # ... then 40%/s faster each second without a throttle ...
 _PROBE_MAX: Final = 0.7  # ... up to doubling each second (a limit that rose 4-6x)
 _ADDITIVE: Final = 3.0  # requests/s per second on top: equal shares for processes sharing a limit
-# past the limit that was found: a rate 1.3x the one the last throttle came at, with no new
+# past the limit that was found: a rate 1.3x the one the last cut came at, with no new
 # throttle, means the limit rose (the credential's other job let go, the server recovered) ...
 _BEYOND: Final = 1.3
 _BEYOND_HEAD: Final = 2.0  # ... so it probes as after 2 s more without a throttle ...
@@ -93,7 +93,7 @@ class RateController:
     - **Probes.** After a cut the rate grows 5%/s, then 40%/s faster each second without a
       throttle, at most doubling each second, plus 3 requests/s per second (the additive
       part evens out processes that share one limit): it stays near a limit that holds.
-    - **Past the limit found.** Once the rate is 1.3x the rate the last throttle came at and
+    - **Past the limit found.** Once the rate is 1.3x the rate the last cut came at and
       still no throttle comes, the limit has risen: the probe goes on as if 2 s more had
       passed without one, at up to 200%/s (compounding), so a limit that rose 4-6x is
       found within a second or two. A limit that holds throttles the probe before that level.

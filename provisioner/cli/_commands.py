@@ -192,6 +192,8 @@ async def _target(
     """Settings for Platform, or for an emulator started here for the run (its data file,
     ``.provisioner/emulator.db`` beside the manifest, is the state's target)."""
     if not args.emulator:
+        if args.emulator_region is not None:
+            raise ConfigError("--emulator-region: only with --emulator (Platform has its region)")
         endpoint = _Endpoint(
             platform_url=_url(env, "AEP_PLATFORM_URL", DEFAULT_PLATFORM_URL),
             ims_url=_url(env, "AEP_IMS_URL", DEFAULT_IMS_URL),
@@ -203,7 +205,7 @@ async def _target(
 
     db = (base_dir / ".provisioner" / "emulator.db").resolve()
     db.parent.mkdir(parents=True, exist_ok=True)
-    plan = FaultPlan(region=Region(args.emulator_region))
+    plan = FaultPlan(region=Region(args.emulator_region or Region.AZURE))
     async with running_emulator(plan, db) as emulator:
         log.info("emulator_started", url=emulator.base_url, db=str(db))
         endpoint = _Endpoint(

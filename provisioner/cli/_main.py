@@ -53,9 +53,9 @@ __all__ = ["build_parser", "main"]
 def _target_options(parser: argparse.ArgumentParser) -> None:
     add = parser.add_argument
     add("--emulator", action="store_true", help="target an emulator started in-process")
-    add("--emulator-region", choices=[r.value for r in Region], default=Region.AZURE.value,
+    add("--emulator-region", choices=[r.value for r in Region], default=None,
         help="with --emulator: where the emulated org is hosted (azure offers the "
-        "ConnectionString auth form, aws Basic Authentication) [%(default)s]")  # fmt: skip
+        "ConnectionString auth form, aws Basic Authentication) [azure]")  # fmt: skip
     add("--concurrency", type=int, default=DEFAULT_CONCURRENCY, metavar="N")
     add("--rate", type=float, default=DEFAULT_RATE, metavar="R", help="requests/s at most")
     add("--max-attempts", type=int, default=DEFAULT_MAX_ATTEMPTS, metavar="N")

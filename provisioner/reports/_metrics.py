@@ -28,14 +28,17 @@ from provisioner.reports._model import Outcome, Report
 
 __all__ = [
     "JOB",
+    "PUSH_TIMEOUT",
     "THROTTLED_STATUSES",
     "MetricsSinks",
     "RunMetrics",
     "http_responses",
+    "manifest_gauge",
     "metrics_registry",
     "publish_metrics",
     "publish_to",
     "push_metrics",
+    "single_gauge",
     "write_metrics_file",
 ]
 
@@ -102,19 +105,21 @@ class MetricsSinks:
     pushgateway: str | None = None
 
 
-def _gauge(registry: CollectorRegistry, name: str, doc: str, *labels: str) -> Gauge:
+def manifest_gauge(registry: CollectorRegistry, name: str, doc: str, *labels: str) -> Gauge:
     return Gauge(_PREFIX + name, doc, ["manifest", *labels], registry=registry)
 
 
-def _single(registry: CollectorRegistry, name: str, doc: str, manifest: str, value: float) -> None:
-    _gauge(registry, name, doc).labels(manifest).set(value)
+def single_gauge(
+    registry: CollectorRegistry, name: str, doc: str, manifest: str, value: float
+) -> None:
+    manifest_gauge(registry, name, doc).labels(manifest).set(value)
 
 
 def http_responses(
     registry: CollectorRegistry, name: str, manifest: str, statuses: Mapping[int, int]
 ) -> None:
     """The gauge ``name`` of a run's HTTP answers, labelled by status ``code``."""
-    responses = _gauge(registry, name, "The last run's HTTP answers by status.", "code")
+    responses = manifest_gauge(registry, name, "The last run's HTTP answers by status.", "code")
     for code, count in sorted(statuses.items()):
         responses.labels(manifest, str(code)).set(count)
 
@@ -127,16 +132,18 @@ def metrics_registry(run: RunMetrics, *, last_success: float | None) -> Collecto
     finished = run.finished_at.timestamp()
     success = finished if run.exit_code == 0 else (last_success or 0.0)
     duration = max(0.0, (run.finished_at - run.started_at).total_seconds())
-    _single(registry, "last_run_timestamp_seconds", "When the last run ended.", name, finished)
-    _single(registry, "last_success_timestamp_seconds", "When the last run that exited 0 "
+    single_gauge(registry, "last_run_timestamp_seconds", "When the last run ended.", name, finished)
+    single_gauge(registry, "last_success_timestamp_seconds", "When the last run that exited 0 "
             "ended (0: none yet).", name, success)  # fmt: skip
-    _single(registry, "run_duration_seconds", "How long the last run took.", name, duration)
-    _single(registry, "run_exit_code", "The last run's exit code.", name, run.exit_code)
-    entries = _gauge(registry, "entries", "The last run's entries by status.", "sandbox", "status")
+    single_gauge(registry, "run_duration_seconds", "How long the last run took.", name, duration)
+    single_gauge(registry, "run_exit_code", "The last run's exit code.", name, run.exit_code)
+    entries = manifest_gauge(
+        registry, "entries", "The last run's entries by status.", "sandbox", "status"
+    )
     for (sandbox, status), count in sorted(run.entries.items()):
         entries.labels(name, sandbox, status).set(count)
     http_responses(registry, "http_responses", name, run.http_statuses)
-    _single(registry, "throttled_responses", "The last run's 429 and 503 answers.", name,
+    single_gauge(registry, "throttled_responses", "The last run's 429 and 503 answers.", name,
             run.throttled)  # fmt: skip
     return registry
 

@@ -25,10 +25,10 @@ from provisioner.reports._metrics import (
     JOB,
     PUSH_TIMEOUT,
     MetricsSinks,
-    _gauge,
-    _single,
     http_responses,
+    manifest_gauge,
     publish_to,
+    single_gauge,
 )
 
 __all__ = [
@@ -94,11 +94,13 @@ def plan_registry(plan: PlanMetrics) -> CollectorRegistry:
     name = plan.manifest
     finished = plan.finished_at.timestamp()
     duration = max(0.0, (plan.finished_at - plan.started_at).total_seconds())
-    _single(registry, "plan_last_run_timestamp_seconds", "When the last plan ended.", name,
+    single_gauge(registry, "plan_last_run_timestamp_seconds", "When the last plan ended.", name,
             finished)  # fmt: skip
-    _single(registry, "plan_run_duration_seconds", "How long the last plan took.", name, duration)
-    _single(registry, "plan_run_exit_code", "The last plan's exit code.", name, plan.exit_code)
-    entries = _gauge(registry, "plan_entries", "The last plan's rows by action.", "sandbox",
+    single_gauge(
+        registry, "plan_run_duration_seconds", "How long the last plan took.", name, duration
+    )
+    single_gauge(registry, "plan_run_exit_code", "The last plan's exit code.", name, plan.exit_code)
+    entries = manifest_gauge(registry, "plan_entries", "The last plan's rows by action.", "sandbox",
                      "action")  # fmt: skip
     for (sandbox, action), count in sorted(plan.entries.items()):
         entries.labels(name, sandbox, action).set(count)

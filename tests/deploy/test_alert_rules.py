@@ -19,7 +19,8 @@ from tests.services.programs import require_program
 
 RULES: Final = Path(__file__).resolve().parents[2] / "deploy" / "prometheus"
 ALERTS: Final = ("ProvisionerNoRecentSuccess", "ProvisionerEntriesFailed",
-                 "ProvisionerRunStopped", "ProvisionerThrottled", "ProvisionerDrift")  # fmt: skip
+                 "ProvisionerRunStopped", "ProvisionerThrottled", "ProvisionerDrift",
+                 "ProvisionerDriftCheckDown")  # fmt: skip
 
 
 def _promtool(*args: str) -> subprocess.CompletedProcess[str]:

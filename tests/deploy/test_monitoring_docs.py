@@ -83,4 +83,4 @@ def test_every_gauge_and_alert_is_described(doc: str) -> None:
     assert [n for n in names if f"`{n}" not in text] == []
     assert [a for a in alerts if f"`{a}`" not in text] == []
     assert len(names) == 7 + 5  # apply's, plan's
-    assert len(alerts) == 5
+    assert len(alerts) == 6

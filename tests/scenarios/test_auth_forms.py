@@ -278,6 +278,8 @@ def test_the_embedded_emulator_emulates_an_aws_org_on_request(
     rows = capsys.readouterr().out
     assert "Auth form: Basic Authentication" in rows
     assert "0 create, 2 exists" in rows
+    assert main(["apply", str(path), "--emulator-region", "aws", "--no-progress"]) == 2
+    assert "--emulator-region: only with --emulator" in capsys.readouterr().err
 
 
 def test_the_embedded_emulator_offers_the_connection_string_form(

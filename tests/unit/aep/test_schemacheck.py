@@ -58,6 +58,27 @@ def test_a_secret_is_judged_by_its_length_and_never_kept() -> None:
     assert not check.is_valid({"server": "db", "port": 1, "password": canary})  # over 8
     assert check.is_valid({"server": "db", "port": 1, "password": canary[:8]})
     assert canary[:8] not in repr(vars(check))  # the memos hold lengths, not the value
+    assert ("password", str, 8) in check._values  # one verdict for every secret of that length
+
+
+class _Counting:
+    """A property's validator that counts what it is asked."""
+
+    def __init__(self, inner: Draft7Validator) -> None:
+        self.inner, self.asked = inner, 0
+
+    def is_valid(self, value: object) -> bool:
+        self.asked += 1
+        return bool(self.inner.is_valid(value))
+
+
+def test_a_length_only_property_is_validated_once_per_length() -> None:
+    check = SchemaCheck(Draft7Validator(BASIC))
+    server = _Counting(check._properties["server"])
+    check._properties["server"] = server  # type: ignore[assignment]
+    for host in ("db-a", "db-b", "db-c", "db-dd", "db-ee"):
+        assert check.is_valid({"server": host, "port": 1})
+    assert server.asked == 2  # lengths 4 and 5
 
 
 def test_a_validator_that_checks_formats_is_not_split() -> None:
