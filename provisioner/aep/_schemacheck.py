@@ -59,6 +59,11 @@ _LENGTH_ONLY: Final = frozenset(
 )
 
 
+# A property whose name says it holds a secret is one, even when its schema does not say
+# ``format: password``: its values are never kept in a memo.
+_SECRET_WORDS: Final = ("password", "secret", "token", "connectionstring")
+
+
 def _length_only(schema: dict[str, object] | bool) -> bool:
     return isinstance(schema, bool) or set(schema) <= _LENGTH_ONLY
 
@@ -95,7 +100,8 @@ class SchemaCheck:
             self._secret = frozenset(
                 name
                 for name, sub in properties.items()
-                if isinstance(sub, dict) and sub.get("format") == "password"
+                if (isinstance(sub, dict) and sub.get("format") == "password")
+                or any(word in name.lower() for word in _SECRET_WORDS)
             )
             self._by_length = frozenset(
                 name for name, sub in properties.items() if _length_only(sub)

@@ -88,3 +88,19 @@ def test_a_validator_that_checks_formats_is_not_split() -> None:
     for server in ("10.0.0.1", "not-an-ip", "10.0.0.1"):
         item = {"server": server, "port": 1}
         assert check.is_valid(item) == full.is_valid(item) == (server == "10.0.0.1")
+
+
+def test_a_property_named_like_a_secret_is_never_kept_by_value() -> None:
+    schema = {
+        "type": "object",
+        "properties": {"connectionString": {"type": "string", "pattern": "^Host="}},
+        "additionalProperties": False,
+    }
+    full = Draft7Validator(schema)
+    check = SchemaCheck(full)
+    canary = "Host=db;Password=canary-Pw-0042"
+    assert check.is_valid({"connectionString": canary}) == full.is_valid(
+        {"connectionString": canary}
+    )
+    assert not check.is_valid({"connectionString": "Port=1"})
+    assert "canary" not in repr(vars(check))

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import pytest
 
 from provisioner.aep import Connection
@@ -65,3 +67,9 @@ def test_one_key_for_a_job_and_its_result() -> None:
     result = Result(name="db", sandbox="hr", status=Outcome.CREATED)
     assert job.key == EntryKey.of(result) == EntryKey("hr", "db")
     assert EntryKey("prod", "db") != job.key  # one name in two sandboxes: two entries
+
+
+def test_a_replaced_job_has_the_key_of_its_new_name_and_sandbox() -> None:
+    job = Job(name="db", sandbox="prod")
+    moved = dataclasses.replace(job, sandbox="dev", kind=JobKind.UPDATE)
+    assert moved.key == EntryKey("dev", "db") != job.key
