@@ -371,6 +371,21 @@ def test_past_the_level_of_the_last_throttle_the_probe_speeds_up() -> None:
     assert beyond > 1.4  # past the limit found: as after a long calm
 
 
+def test_a_cut_past_the_limit_found_makes_the_probe_slow_again() -> None:
+    """The new limit is found (a throttle at the boosted rate): from there on the probe is
+    slow again, and the next boost needs 1.3x the rate of that throttle."""
+    clock = FakeClock()
+    pace = paced(100.0, clock, max_rate=10_000.0)
+    pace.on_throttle(None)  # the limit was found at 100
+    pace.rate = 140.0
+    assert growth_over(pace, clock, 0.5) > 1.4  # past it: the limit rose
+    clock.now += 1.0
+    pace.on_throttle(None)  # found again, higher: the rate is cut to 0.6 of itself
+    found = pace.rate / 0.6
+    pace.rate = 1.2 * found  # above the old level, below 1.3x the new one
+    assert growth_over(pace, clock, 0.5) < 1.2
+
+
 def test_a_limit_that_rises_five_times_is_reached_within_seconds_without_running_away() -> None:
     schedule = MOVING["50-15-80"]
     sim = simulate(schedule, duration=30.0)
