@@ -18,7 +18,7 @@ import re
 import shutil
 from typing import Final
 
-from bench.cases_http import CONCURRENCY, UNLIMITED_RATE, CaseResult, apply_argv, handrolled_argv
+from bench.cases_http import CONCURRENCY, CaseResult, program_argv
 from bench.context import Bench, ratio, rounded
 from bench.manifests import write_apply_manifest
 
@@ -41,11 +41,7 @@ def per_entry(small: tuple[int, int], large: tuple[int, int]) -> tuple[float, fl
 def _counted(bench: Bench, valgrind: str, program: str, entries: int) -> int:
     manifest = write_apply_manifest(bench.path(f"instructions-{entries}.yaml"), entries)
     tag = f"instructions-{program}-{entries}"
-    argv = (
-        handrolled_argv(bench, manifest)
-        if program == "handrolled"
-        else apply_argv(bench, manifest, tag=tag, concurrency=CONCURRENCY, rate=UNLIMITED_RATE)
-    )
+    argv = program_argv(bench, program, manifest, tag)
     counted = [valgrind, "--tool=callgrind", "--callgrind-out-file=/dev/null", *argv]
     with bench.emulator(["--latency-ms", str(LATENCY_MS)], tag=tag) as emu:
         run = bench.run(counted, tag=tag, url=emu.url)

@@ -6,12 +6,9 @@ whole process) and peak memory; the medians of ``scale_reps`` runs each, the pro
 from __future__ import annotations
 
 from bench.cases_http import (
-    CONCURRENCY,
-    UNLIMITED_RATE,
     CaseResult,
     HttpSample,
-    apply_argv,
-    handrolled_argv,
+    program_argv,
     run_against_emulator,
 )
 from bench.context import Bench, median, ratio, rounded
@@ -28,11 +25,7 @@ def _sample(bench: Bench, program: str, entries: int, rep: int) -> HttpSample:
     if not manifest.exists():
         write_apply_manifest(manifest, entries)
     tag = f"scale-{program}-{entries}-{rep}"
-    argv = (
-        handrolled_argv(bench, manifest)
-        if program == "handrolled"
-        else apply_argv(bench, manifest, tag=tag, concurrency=CONCURRENCY, rate=UNLIMITED_RATE)
-    )
+    argv = program_argv(bench, program, manifest, tag)
     run, served = run_against_emulator(bench, argv, tag=tag, emulator=[])
     sample = HttpSample(program=program, entries=entries, process=run, served=served)
     sample.check()

@@ -24,6 +24,7 @@ __all__ = [
     "HttpSample",
     "apply_argv",
     "handrolled_argv",
+    "program_argv",
     "run_against_emulator",
     "throttled_case",
     "throttled_latency_case",
@@ -141,7 +142,8 @@ def run_against_emulator(
     return run, served
 
 
-def _program_argv(bench: Bench, program: str, manifest: Path, tag: str) -> list[str]:
+def program_argv(bench: Bench, program: str, manifest: Path, tag: str) -> list[str]:
+    """``apply`` as the throughput case runs it (32 in flight, no rate cap), or the script."""
     if program == "handrolled":
         return handrolled_argv(bench, manifest)
     return apply_argv(bench, manifest, tag=tag, concurrency=CONCURRENCY, rate=UNLIMITED_RATE)
@@ -169,7 +171,7 @@ def throughput_case(bench: Bench) -> CaseResult:
         order = PROGRAMS if rep % 2 == 0 else PROGRAMS[::-1]
         for program in order:
             tag = f"throughput-{program}-{rep}"
-            argv = _program_argv(bench, program, manifest, tag)
+            argv = program_argv(bench, program, manifest, tag)
             run, served = run_against_emulator(
                 bench, argv, tag=tag, emulator=emulator, extra_env=_PROGRAM_ENV.get(program)
             )

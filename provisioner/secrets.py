@@ -17,9 +17,11 @@ __all__ = [
     "ReferenceResolver",
     "Secret",
     "UnresolvedReferenceError",
+    "names_a_secret",
 ]
 
 MASK: Final = "********"
+_SECRET_WORDS: Final = ("password", "secret", "token", "connectionstring", "authorization")
 
 #: A ``$${`` escape, a ``${...}`` reference (group 1 is what is inside), or a ``${`` left open.
 REFERENCE_PATTERN: Final = re.compile(r"\$\$\{|\$\{([^}]*)\}|\$\{")
@@ -30,6 +32,14 @@ _BAD_REFERENCE: Final = (
     "a ${...} reference must name a variable (${NAME}) or a file (${file:PATH});"
     ' write "$${" for a literal "${"'
 )
+
+
+def names_a_secret(key: str) -> bool:
+    """Whether a field's name says it holds a secret (``password``, ``client_secret``,
+    ``connectionString``, ``Authorization``...): such a value is masked in logs and never
+    kept by value, whatever else is known of it."""
+    lowered = key.lower().replace("_", "").replace("-", "")
+    return any(word in lowered for word in _SECRET_WORDS)
 
 
 class Secret:

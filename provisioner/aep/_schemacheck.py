@@ -20,6 +20,8 @@ from typing import Final
 
 from jsonschema import Draft7Validator
 
+from provisioner.secrets import names_a_secret
+
 __all__ = ["SchemaCheck"]
 
 # Top-level keywords whose verdict depends on the key set alone (given ``properties: true``).
@@ -59,11 +61,6 @@ _LENGTH_ONLY: Final = frozenset(
 )
 
 
-# A property whose name says it holds a secret is one, even when its schema does not say
-# ``format: password``: its values are never kept in a memo.
-_SECRET_WORDS: Final = ("password", "secret", "token", "connectionstring")
-
-
 def _length_only(schema: dict[str, object] | bool) -> bool:
     return isinstance(schema, bool) or set(schema) <= _LENGTH_ONLY
 
@@ -101,7 +98,7 @@ class SchemaCheck:
                 name
                 for name, sub in properties.items()
                 if (isinstance(sub, dict) and sub.get("format") == "password")
-                or any(word in name.lower() for word in _SECRET_WORDS)
+                or names_a_secret(name)  # whatever its schema says
             )
             self._by_length = frozenset(
                 name for name, sub in properties.items() if _length_only(sub)

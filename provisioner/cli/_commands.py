@@ -39,7 +39,6 @@ from provisioner.manifest import Manifest
 from provisioner.reports import (
     Exploration,
     MetricsSinks,
-    PlanMetrics,
     Report,
     RunMetrics,
     check_plan_metrics_file,
@@ -299,7 +298,7 @@ async def _publish_plan(
     plan was made (the API failed outside any entry: exit 1), so no row is counted."""
     if sinks.file is None and sinks.pushgateway is None:
         return
-    metrics = PlanMetrics(
+    metrics = RunMetrics(
         manifest=manifest.path.stem,
         exit_code=EXIT_OK if rows is not None else EXIT_FAILED,
         started_at=run.started_at,

@@ -22,13 +22,12 @@ from typing import Final, TextIO
 
 import structlog
 
-from provisioner.secrets import MASK
+from provisioner.secrets import MASK, names_a_secret
 from provisioner.settings import LogFormat
 
 __all__ = ["LEVELS", "configure_logging", "default_log_format", "divert_lines"]
 
 LEVELS: Final = ("debug", "info", "warning", "error")
-_SECRET_WORDS: Final = ("password", "secret", "token", "connectionstring", "authorization")
 _SHOWN_PER_ENTRY: Final = frozenset({"retry_scheduled"})  # info events about one entry, shown
 _DETAIL_FIELDS: Final = frozenset({"request_id", "duration_ms", "verified", "sandbox"})
 
@@ -37,16 +36,11 @@ def _mask_secrets(
     _logger: object, _name: str, event: MutableMapping[str, object]
 ) -> MutableMapping[str, object]:
     for key, value in list(event.items()):
-        if _secret_name(key):
+        if names_a_secret(key):
             event[key] = MASK
         elif isinstance(value, dict):
-            event[key] = {k: MASK if _secret_name(str(k)) else v for k, v in value.items()}
+            event[key] = {k: MASK if names_a_secret(str(k)) else v for k, v in value.items()}
     return event
-
-
-def _secret_name(key: str) -> bool:
-    lowered = key.lower().replace("_", "").replace("-", "")
-    return any(word in lowered for word in _SECRET_WORDS)
 
 
 def _for_a_person(

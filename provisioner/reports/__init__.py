@@ -20,7 +20,6 @@ from provisioner.reports._io import check_writable, load_report, write_report_fi
 from provisioner.reports._metrics import MetricsSinks, RunMetrics, publish_metrics
 from provisioner.reports._model import Outcome, Report, Result, Summary
 from provisioner.reports._planmetrics import (
-    PlanMetrics,
     check_plan_metrics_file,
     plan_entries,
     publish_plan_metrics,
@@ -35,7 +34,6 @@ __all__ = [
     "ExploreStatus",
     "MetricsSinks",
     "Outcome",
-    "PlanMetrics",
     "Report",
     "Result",
     "RunMetrics",

@@ -57,7 +57,8 @@ class RunMetrics:
 
     Attributes:
         manifest: the ``manifest`` label (the manifest file's stem).
-        entries: this run's entries by (sandbox, status).
+        entries: this run's entries by (sandbox, status); for ``plan``, its rows by (sandbox,
+            action), empty when no plan was made (the run failed: exit code 1).
         http_statuses: the answers the run got, by HTTP status.
     """
 

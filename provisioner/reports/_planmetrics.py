@@ -10,9 +10,7 @@ work" is its ``provisioner_plan_last_run_timestamp_seconds`` with exit code 0.
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
-from datetime import datetime
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 from types import MappingProxyType
 from typing import Final, Protocol
@@ -25,6 +23,7 @@ from provisioner.reports._metrics import (
     JOB,
     PUSH_TIMEOUT,
     MetricsSinks,
+    RunMetrics,
     http_responses,
     manifest_gauge,
     publish_to,
@@ -33,7 +32,6 @@ from provisioner.reports._metrics import (
 
 __all__ = [
     "PLAN_GROUP",
-    "PlanMetrics",
     "Planned",
     "check_plan_metrics_file",
     "plan_entries",
@@ -55,29 +53,6 @@ class Planned(Protocol):
     def action(self) -> str: ...
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class PlanMetrics:
-    """What the gauges say about one plan run.
-
-    Attributes:
-        manifest: the ``manifest`` label (the manifest file's stem).
-        entries: the plan's rows by (sandbox, action); empty when no plan was made (the run
-            failed: exit code 1).
-        http_statuses: the Flow Service's answers, by HTTP status.
-    """
-
-    manifest: str
-    exit_code: int
-    started_at: datetime
-    finished_at: datetime
-    entries: Mapping[tuple[str, str], int] = field(default_factory=dict, hash=False)
-    http_statuses: Mapping[int, int] = field(default_factory=dict, hash=False)
-
-    def __post_init__(self) -> None:
-        object.__setattr__(self, "entries", MappingProxyType(dict(self.entries)))
-        object.__setattr__(self, "http_statuses", MappingProxyType(dict(self.http_statuses)))
-
-
 def plan_entries(rows: Iterable[Planned], actions: Sequence[str]) -> dict[tuple[str, str], int]:
     """The rows by (sandbox, action): each of ``actions`` for every sandbox that has a row (0
     included, so that a dashboard shows the zero), and any other action a row carries."""
@@ -88,7 +63,7 @@ def plan_entries(rows: Iterable[Planned], actions: Sequence[str]) -> dict[tuple[
     return dict(counts)
 
 
-def plan_registry(plan: PlanMetrics) -> CollectorRegistry:
+def plan_registry(plan: RunMetrics) -> CollectorRegistry:
     """A registry holding the plan run's gauges."""
     registry = CollectorRegistry(auto_describe=True)
     name = plan.manifest
@@ -129,14 +104,14 @@ def check_plan_metrics_file(path: Path) -> None:
         )
 
 
-def _push(plan: PlanMetrics, url: str, *, timeout: float) -> None:
+def _push(plan: RunMetrics, url: str, *, timeout: float) -> None:
     grouping = {"manifest": plan.manifest, **PLAN_GROUP}
     push_to_gateway(url, job=JOB, registry=plan_registry(plan), grouping_key=grouping,
                     timeout=timeout)  # fmt: skip
 
 
 def publish_plan_metrics(
-    plan: PlanMetrics, sinks: MetricsSinks, *, timeout: float = PUSH_TIMEOUT
+    plan: RunMetrics, sinks: MetricsSinks, *, timeout: float = PUSH_TIMEOUT
 ) -> None:
     """Write the plan's gauges to each sink: the textfile is replaced atomically, the
     Pushgateway's plan group (job, ``manifest``, ``command="plan"``) is replaced. A failing

@@ -12,7 +12,7 @@ from typing import Final
 import yaml
 from prometheus_client import generate_latest
 
-from provisioner.reports import PlanMetrics, Report, RunMetrics
+from provisioner.reports import Report, RunMetrics
 from provisioner.reports._metrics import metrics_registry
 from provisioner.reports._planmetrics import plan_registry
 from tests.services.programs import require_program
@@ -63,7 +63,7 @@ def test_the_rules_read_only_gauges_the_tool_writes() -> None:
     now = datetime(2026, 1, 1, tzinfo=UTC)
     report = Report(run_id="r", manifest="m.yaml", started_at=now, finished_at=now, results=())
     registry = metrics_registry(RunMetrics.of(report, exit_code=0), last_success=None)
-    plan = PlanMetrics(manifest="m", exit_code=0, started_at=now, finished_at=now)
+    plan = RunMetrics(manifest="m", exit_code=0, started_at=now, finished_at=now)
     text = generate_latest(registry).decode() + generate_latest(plan_registry(plan)).decode()
     written = set(re.findall(r"^# TYPE (provisioner_\w+) gauge$", text, re.M))
     assert len(written) == 7 + 5  # apply's, plan's

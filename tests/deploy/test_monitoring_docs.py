@@ -15,7 +15,7 @@ import yaml
 from prometheus_client import generate_latest
 
 from provisioner.cli._main import build_parser
-from provisioner.reports import PlanMetrics, Report, RunMetrics
+from provisioner.reports import Report, RunMetrics
 from provisioner.reports._metrics import metrics_registry
 from provisioner.reports._planmetrics import plan_registry
 from provisioner.settings import PUSHGATEWAY_ENV, pushgateway_url
@@ -75,7 +75,7 @@ def test_every_gauge_and_alert_is_described(doc: str) -> None:
     now = datetime(2026, 1, 1, tzinfo=UTC)
     report = Report(run_id="r", manifest="m.yaml", started_at=now, finished_at=now, results=())
     registry = metrics_registry(RunMetrics.of(report, exit_code=0), last_success=None)
-    plan = PlanMetrics(manifest="m", exit_code=0, started_at=now, finished_at=now)
+    plan = RunMetrics(manifest="m", exit_code=0, started_at=now, finished_at=now)
     exposed = generate_latest(registry).decode() + generate_latest(plan_registry(plan)).decode()
     names = re.findall(r"^# TYPE (\w+) gauge$", exposed, re.M)
     alerts = re.findall(r"- alert: (\w+)", (ROOT / "deploy/prometheus/alerts.yaml").read_text())

@@ -12,7 +12,6 @@ from typing import Any
 
 import aiohttp
 import pytest
-from prometheus_client.parser import text_string_to_metric_families
 
 from provisioner.cli._main import main
 from provisioner.emulator._faults import FaultPlan
@@ -20,25 +19,11 @@ from provisioner.emulator._server import RunningEmulator, running_emulator
 from tests.cliproc import CLI_ORG_ID, Finished, cli_env, run_cli, start_cli
 from tests.emulator_caller import EmulatorCaller, oracle_body
 from tests.helpers import write_manifest
-from tests.services.pushgateway import free_port, scraped_text
+from tests.services.pushgateway import Gauges, free_port, manifest_gauges, scraped_text
 
 PASSWORD_CANARY = "CANARY-db-password-91c3"
 SECRET_CANARY = "CANARY-client-secret-4d7e"
 SUCCESS = "provisioner_last_success_timestamp_seconds"
-
-Gauges = dict[tuple[str, frozenset[tuple[str, str]]], float]
-
-
-def _gauges(text: str, manifest: str) -> Gauges:
-    """Our samples for ``manifest``, without the labels a scrape adds (job, instance)."""
-    return {
-        (s.name, frozenset((k, v) for k, v in s.labels.items() if k not in ("job", "instance"))): (
-            s.value
-        )
-        for family in text_string_to_metric_families(text)
-        for s in family.samples
-        if s.name.startswith("provisioner_") and s.labels.get("manifest") == manifest
-    }
 
 
 def _one(gauges: Gauges, name: str, manifest: str) -> float:
@@ -80,7 +65,7 @@ class Nightly:
         for blob in (textfile, pushed):
             assert PASSWORD_CANARY not in blob
             assert SECRET_CANARY not in blob
-        return _gauges(textfile, self.stem), _gauges(pushed, self.stem)
+        return manifest_gauges(textfile, self.stem), manifest_gauges(pushed, self.stem)
 
     def check(self, done: Finished, report: dict[str, Any]) -> Gauges:
         """Both sinks hold the same gauges, the report's counts and the run's exit code."""
@@ -153,7 +138,7 @@ async def test_a_dead_pushgateway_leaves_the_exit_code_and_the_textfile_alone(
     assert len(failed) == 1
     assert failed[0]["level"] == "warning"
     assert failed[0]["pushgateway"] == dead
-    gauges = _gauges(prom.read_text(encoding="utf-8"), "dead-gw")
+    gauges = manifest_gauges(prom.read_text(encoding="utf-8"), "dead-gw")
     assert _one(gauges, "provisioner_run_exit_code", "dead-gw") == 0
     assert _entries(gauges)["created"] == 2
 
@@ -192,12 +177,12 @@ def test_apply_then_rollback_in_process_with_both_sinks(
     report, prom = tmp_path / "r.json", tmp_path / "undo.prom"
     sinks = ("--metrics-file", str(prom), "--pushgateway", pushgateway, "--no-progress")
     assert main(["apply", str(manifest), "--emulator", "--report", str(report), *sinks]) == 0
-    applied = _gauges(prom.read_text(encoding="utf-8"), stem)
+    applied = manifest_gauges(prom.read_text(encoding="utf-8"), stem)
     assert _entries(applied)["created"] == 2
     undo = ["rollback", str(report), "--emulator", "--yes", "--report", str(tmp_path / "u.json")]
     assert main([*undo, *sinks]) == 0
-    textfile = _gauges(prom.read_text(encoding="utf-8"), stem)
-    assert textfile == _gauges(scraped_text(pushgateway), stem)
+    textfile = manifest_gauges(prom.read_text(encoding="utf-8"), stem)
+    assert textfile == manifest_gauges(scraped_text(pushgateway), stem)
     assert _entries(textfile)["deleted"] == 2
     assert _entries(textfile)["created"] == 0
     assert _one(textfile, "provisioner_run_exit_code", stem) == 0
@@ -222,7 +207,7 @@ async def test_a_stopped_run_writes_exit_130_and_keeps_the_success_time(tmp_path
                 break
         await proc.communicate()
     assert proc.returncode == 130
-    gauges = _gauges(prom.read_text(encoding="utf-8"), "stopped")
+    gauges = manifest_gauges(prom.read_text(encoding="utf-8"), "stopped")
     assert _one(gauges, "provisioner_run_exit_code", "stopped") == 130
     assert _one(gauges, SUCCESS, "stopped") == 0
     summary = json.loads(report.read_text(encoding="utf-8"))["summary"]
@@ -242,5 +227,5 @@ def test_a_textfile_of_another_manifest_is_replaced_with_this_ones_gauges(
         args = ["apply", str(manifest), "--emulator", "--no-progress", "--metrics-file", str(prom)]
         assert main([*args, "--report", str(tmp_path / f"{stem}.json")]) == 0
     text = prom.read_text(encoding="utf-8")
-    assert _gauges(text, "first") == {}
-    assert _one(_gauges(text, "second"), "provisioner_run_exit_code", "second") == 0
+    assert manifest_gauges(text, "first") == {}
+    assert _one(manifest_gauges(text, "second"), "provisioner_run_exit_code", "second") == 0

@@ -11,7 +11,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from prometheus_client.parser import text_string_to_metric_families
 
 from provisioner.cli._main import main
 from provisioner.emulator._faults import FaultPlan
@@ -19,27 +18,19 @@ from provisioner.emulator._server import running_emulator
 from tests.cliproc import Finished, cli_env, run_cli
 from tests.helpers import write_manifest
 from tests.services.programs import require_program
-from tests.services.pushgateway import free_port, pushed_groups, scraped_text
+from tests.services.pushgateway import (
+    Gauges,
+    free_port,
+    manifest_gauges,
+    pushed_groups,
+    scraped_text,
+)
 
 PASSWORD_CANARY = "CANARY-db-password-5b1e"
 SECRET_CANARY = "CANARY-client-secret-8a2f"
 
-Samples = dict[tuple[str, frozenset[tuple[str, str]]], float]
 
-
-def _samples(text: str, manifest: str) -> Samples:
-    """Our samples for ``manifest``, without the labels a scrape adds (job, instance)."""
-    return {
-        (s.name, frozenset((k, v) for k, v in s.labels.items() if k not in ("job", "instance"))): (
-            s.value
-        )
-        for family in text_string_to_metric_families(text)
-        for s in family.samples
-        if s.name.startswith("provisioner_") and s.labels.get("manifest") == manifest
-    }
-
-
-def _planned(samples: Samples) -> dict[tuple[str, str], float]:
+def _planned(samples: Gauges) -> dict[tuple[str, str], float]:
     """``provisioner_plan_entries`` by (sandbox, action), zeros left out."""
     return {
         (labels["sandbox"], labels["action"]): value
@@ -99,7 +90,7 @@ async def test_plan_writes_its_own_gauges_and_leaves_applys_group_alone(
     assert _rows(plan.stdout) == {("prod", "create"): 3, ("prod", "exists"): 2}
     text = planned.read_text(encoding="utf-8")
     _promtool_accepts(text)
-    gauges = _samples(text, stem)
+    gauges = manifest_gauges(text, stem)
     assert _planned(gauges) == _rows(plan.stdout)
     assert gauges["provisioner_plan_run_exit_code", frozenset({("manifest", stem)})] == 0
     assert {name for name, _ in gauges} == {
@@ -110,7 +101,7 @@ async def test_plan_writes_its_own_gauges_and_leaves_applys_group_alone(
         "provisioner_plan_http_responses",
     }
     assert {k for _, pairs in gauges for k, _ in pairs} == {"manifest", "sandbox", "action", "code"}
-    pushed = _samples(scraped_text(pushgateway), stem)
+    pushed = manifest_gauges(scraped_text(pushgateway), stem)
     assert {k: v for k, v in pushed.items() if k[0].startswith("provisioner_plan_")} == {
         (name, pairs | {("command", "plan")}): v for (name, pairs), v in gauges.items()
     }
@@ -134,7 +125,7 @@ async def test_a_plan_that_fails_says_exit_1_in_its_gauges(tmp_path: Path) -> No
             "--metrics-file", str(prom), env=cli_env(emu),
         )  # fmt: skip
     assert done.code == 1, done.stderr[-2000:]
-    gauges = _samples(prom.read_text(encoding="utf-8"), "failing")
+    gauges = manifest_gauges(prom.read_text(encoding="utf-8"), "failing")
     assert gauges["provisioner_plan_run_exit_code", frozenset({("manifest", "failing")})] == 1
     assert _planned(gauges) == {}  # no plan was made: no row is counted
     codes = {dict(p)["code"] for n, p in gauges if n == "provisioner_plan_http_responses"}
@@ -203,5 +194,5 @@ def test_plan_in_process_writes_its_textfile_beside_applys(
     assert main(["plan", str(manifest), "--emulator", "--metrics-file", str(planned)]) == 0
     assert applied.read_text(encoding="utf-8") == before
     text = planned.read_text(encoding="utf-8")
-    assert _planned(_samples(text, "inproc")) == {("prod", "exists"): 2}
+    assert _planned(manifest_gauges(text, "inproc")) == {("prod", "exists"): 2}
     assert PASSWORD_CANARY not in text

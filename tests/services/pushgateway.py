@@ -12,10 +12,18 @@ from collections.abc import Iterator
 from typing import Any, Final
 
 import pytest
+from prometheus_client.parser import text_string_to_metric_families
 
 from tests.services.programs import missing, require_program
 
-__all__ = ["free_port", "pushed_groups", "pushgateway", "scraped_text"]
+__all__ = [
+    "Gauges",
+    "free_port",
+    "manifest_gauges",
+    "pushed_groups",
+    "pushgateway",
+    "scraped_text",
+]
 
 PUSHGATEWAY: Final = "/usr/bin/prometheus-pushgateway"
 START_TIMEOUT: Final = 20.0  # seconds for the gateway to answer /-/ready
@@ -91,3 +99,19 @@ def scraped_text(url: str) -> str:
     """What Prometheus would scrape from the gateway (``/metrics``)."""
     with urllib.request.urlopen(url + "/metrics", timeout=5.0) as resp:
         return str(resp.read().decode("utf-8"))
+
+
+Gauges = dict[tuple[str, frozenset[tuple[str, str]]], float]
+
+
+def manifest_gauges(text: str, manifest: str) -> Gauges:
+    """Our samples for ``manifest`` in exposition ``text``, by (name, labels), without the
+    labels a scrape adds (job, instance)."""
+    return {
+        (s.name, frozenset((k, v) for k, v in s.labels.items() if k not in ("job", "instance"))): (
+            s.value
+        )
+        for family in text_string_to_metric_families(text)
+        for s in family.samples
+        if s.name.startswith("provisioner_") and s.labels.get("manifest") == manifest
+    }

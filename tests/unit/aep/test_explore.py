@@ -29,6 +29,10 @@ from tests.emulator_caller import oracle_body
 HOST = "erp.example.com"
 
 
+def _client(settings: Settings) -> FlowClient:
+    return FlowClient(ClientConfig.of(settings), pacer=RateController(settings.limits.rate))
+
+
 async def _created(client: FlowClient, host: str) -> str:
     created = await client.create_connection(oracle_body(f"db-{host}", host=host), sandbox="prod")
     return created.id
@@ -38,9 +42,7 @@ async def test_tables_and_columns_come_back_as_the_emulator_shows_them(
     emulator: RunningEmulator, tmp_path: Path
 ) -> None:
     settings = make_settings(emulator, tmp_path)
-    async with FlowClient(
-        ClientConfig.of(settings), pacer=RateController(settings.limits.rate)
-    ) as client:
+    async with _client(settings) as client:
         conn_id = await _created(client, HOST)
         found = await explore_tables(client, conn_id, sandbox="prod")
         assert [(t.name, t.path) for t in found] == [(t.name, t.path) for t in tables(HOST)]
@@ -58,9 +60,7 @@ async def test_server_errors_are_retried_like_the_listing(
 ) -> None:
     async with start_emulator(FaultPlan(error_rate=0.5, seed=7)) as emu:
         settings = make_settings(emu, tmp_path, backoff=Backoff(base=0.0, cap=0.0, max_attempts=30))
-        async with FlowClient(
-            ClientConfig.of(settings), pacer=RateController(settings.limits.rate)
-        ) as client:
+        async with _client(settings) as client:
             conn_id = await _retrying_create(client)
             for _ in range(5):
                 found = await explore_tables(client, conn_id, sandbox="prod")
@@ -81,9 +81,7 @@ async def test_unreachable_database_is_a_permanent_error_with_its_code(
     emulator: RunningEmulator, tmp_path: Path
 ) -> None:
     settings = make_settings(emulator, tmp_path)
-    async with FlowClient(
-        ClientConfig.of(settings), pacer=RateController(settings.limits.rate)
-    ) as client:
+    async with _client(settings) as client:
         conn_id = await _created(client, "db9.unreachable")
         with pytest.raises(PermanentError) as caught:
             await explore_tables(client, conn_id, sandbox="prod")

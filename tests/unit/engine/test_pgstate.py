@@ -274,13 +274,19 @@ def test_no_right_to_create_the_tables_is_a_config_error(pg_server: PgServer) ->
     assert "pg-test-pw" not in str(info.value)
 
 
-async def test_a_lost_server_mid_run_keeps_the_rows_and_says_where(
-    pg_url: str, pg_server: PgServer
-) -> None:
+def _state_whose_server_is_gone(pg_url: str, pg_server: PgServer) -> PgState:
+    """A state opened, then its connection ended by the server (as a restart would)."""
     state = PgState.open(pg_url)
     row = state._conn.execute("SELECT pg_backend_pid()").fetchone()
     assert row is not None
     pg_server.admin(f"SELECT pg_terminate_backend({row[0]})")
+    return state
+
+
+async def test_a_lost_server_mid_run_keeps_the_rows_and_says_where(
+    pg_url: str, pg_server: PgServer
+) -> None:
+    state = _state_whose_server_is_gone(pg_url, pg_server)
     with capture_logs() as logs:
         state.record(TARGET, created("fin"), run_id="r1")  # within the period: a timer
         state._commit_or_retry()  # the timer fires: the server is gone
@@ -300,10 +306,7 @@ async def test_a_lost_server_before_a_forget_or_dropped_intents_is_logged_not_ra
     pg_url: str, pg_server: PgServer
 ) -> None:
     """A --prune delete or a rollback whose state database went away keeps going."""
-    state = PgState.open(pg_url)
-    row = state._conn.execute("SELECT pg_backend_pid()").fetchone()
-    assert row is not None
-    pg_server.admin(f"SELECT pg_terminate_backend({row[0]})")
+    state = _state_whose_server_is_gone(pg_url, pg_server)
     with capture_logs() as logs:
         state.forget(TARGET, "fin")
         state.drop_intents([(TARGET, "fin")])

@@ -16,7 +16,7 @@ from structlog.testing import capture_logs
 from provisioner.errors import ConfigError
 from provisioner.reports import (
     MetricsSinks,
-    PlanMetrics,
+    RunMetrics,
     check_plan_metrics_file,
     plan_entries,
     publish_plan_metrics,
@@ -35,9 +35,9 @@ class Row:
     action: str
 
 
-def _plan(exit_code: int = 0, manifest: str = "nightly") -> PlanMetrics:
+def _plan(exit_code: int = 0, manifest: str = "nightly") -> RunMetrics:
     rows = [Row("prod", "create"), Row("prod", "create"), Row("dev", "exists")]
-    return PlanMetrics(
+    return RunMetrics(
         manifest=manifest,
         exit_code=exit_code,
         started_at=START,
