@@ -18,12 +18,18 @@ __all__ = [
     "quote_value",
 ]
 
-# leading or trailing white space (``\s`` is ``str.isspace``), or a character that must be quoted
-_NEEDS_QUOTES: Final = re.compile(r"\A\s|\s\Z|[;='\"\x00-\x1f\x7f]")
+# a character that must be quoted wherever it stands
+_MUST_QUOTE: Final = re.compile(r"[;='\"\x00-\x1f\x7f]")
 
 
 def _needs_quotes(value: str) -> bool:
-    return not value or _NEEDS_QUOTES.search(value) is not None
+    """Empty, white space at either end, or a character that must be quoted."""
+    return (
+        not value
+        or value[0].isspace()
+        or value[-1].isspace()
+        or _MUST_QUOTE.search(value) is not None
+    )
 
 
 def quote_value(value: str) -> str:

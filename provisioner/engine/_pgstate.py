@@ -326,4 +326,4 @@ class PgState(BufferedState):
                 dump.entries,
             )
             cur.executemany(_INTEND, dump.intents)
-        self._key = dump.key
+        self._use_key(dump.key)

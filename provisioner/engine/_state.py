@@ -271,7 +271,7 @@ class StateStore(BufferedState):
             " VALUES (?, ?, ?, ?, ?)",
             dump.intents,
         )
-        self._key = dump.key
+        self._use_key(dump.key)
         self.commit()
 
 

@@ -50,6 +50,10 @@ def test_exactly_one_of_sid_and_service_name(sid: str | None, service_name: str 
         ("a'b\"c", '"a\'b""c"'),
         (" lead", '" lead"'),
         ("trail\t", '"trail\t"'),
+        ("trail ", '"trail "'),
+        ("\u00a0lead", '"\u00a0lead"'),  # any white space Python knows, at either end
+        ("trail\u2003", '"trail\u2003"'),
+        ("in side", "in side"),
         ("", '""'),
         ("line\nbreak", '"line\nbreak"'),
         ("naïve", "naïve"),

@@ -166,6 +166,20 @@ def test_fingerprint_changes_with_what_goes_into_the_connection(
     assert store.fingerprint(changed) != store.fingerprint(base)
 
 
+def test_a_loaded_dump_brings_its_fingerprint_key(
+    state_location: Path | str, tmp_path: Path
+) -> None:
+    """``state copy`` moves the key with the rows: the state that loads them fingerprints
+    under it from then on, so its entries stay unchanged."""
+    with open_state_at(tmp_path / "source.db") as source:
+        wanted = source.fingerprint(spec("fin"))
+        dump = source.dump()
+    with open_state_at(state_location) as store:
+        assert store.fingerprint(spec("fin")) != wanted
+        store.load(dump)
+        assert store.fingerprint(spec("fin")) == wanted
+
+
 def test_fingerprint_format_is_that_of_earlier_versions(state_location: Path | str) -> None:
     """HMAC-SHA256 under the database's key of the JSON array of the connection's values: a
     state written by an earlier version still matches (no update storm after an upgrade)."""
