@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Final
 
 from bench.children import ChildRun
-from bench.context import LOOP_ENV_VAR, Bench, median, ratio, rounded
+from bench.context import Bench, median, ratio, rounded
 from bench.emulator import Served
 from bench.manifests import write_apply_manifest
 from bench.targets import Target
@@ -36,9 +36,7 @@ CONCURRENCY: Final = 32
 UNLIMITED_RATE: Final = 100_000
 RATE_LIMIT: Final = 40
 THROTTLED_RATE: Final = 400
-# the third: provisioner on Python's own event loop, to show what uvloop is worth (no target)
-PROGRAMS: Final = ("provisioner", "handrolled", "provisioner-asyncio")
-_PROGRAM_ENV: Final = {"provisioner-asyncio": {LOOP_ENV_VAR: "asyncio"}}
+PROGRAMS: Final = ("provisioner", "handrolled")
 _HANDROLLED: Final = Path(__file__).resolve().parent / "handrolled.py"
 
 
@@ -161,8 +159,7 @@ def _medians(samples: list[HttpSample]) -> dict[str, float]:
 
 
 def throughput_case(bench: Bench) -> CaseResult:
-    """N entries, 32 in flight, 50 ms per request: apply (on uvloop, its default, and on
-    asyncio's loop) and hand-rolled, alternating."""
+    """N entries, 32 in flight, 50 ms per request: apply and hand-rolled, alternating."""
     entries = bench.sizes.throughput_entries
     manifest = write_apply_manifest(bench.path(f"apply-{entries}.yaml"), entries)
     emulator = ["--latency-ms", str(LATENCY_MS)]
@@ -172,9 +169,7 @@ def throughput_case(bench: Bench) -> CaseResult:
         for program in order:
             tag = f"throughput-{program}-{rep}"
             argv = program_argv(bench, program, manifest, tag)
-            run, served = run_against_emulator(
-                bench, argv, tag=tag, emulator=emulator, extra_env=_PROGRAM_ENV.get(program)
-            )
+            run, served = run_against_emulator(bench, argv, tag=tag, emulator=emulator)
             sample = HttpSample(program=program, entries=entries, process=run, served=served)
             sample.check()
             samples[program].append(sample)
@@ -185,7 +180,6 @@ def throughput_case(bench: Bench) -> CaseResult:
         figures["share_of_ideal"] = figures["throughput_per_s"] / ideal
     keys = ("throughput_per_s", "cpu_ms_per_entry", "maxrss_mib", "wall_s")
     ratios = {key: rounded(ratio(ours[key], theirs[key])) for key in keys}
-    asyncio_loop = medians["provisioner-asyncio"]
     data: dict[str, object] = {
         "entries": entries,
         "concurrency": CONCURRENCY,
@@ -198,9 +192,6 @@ def throughput_case(bench: Bench) -> CaseResult:
             for p in PROGRAMS
         },
         "ratio_provisioner_to_handrolled": ratios,
-        "ratio_asyncio_loop_to_handrolled": {
-            key: rounded(ratio(asyncio_loop[key], theirs[key])) for key in keys
-        },
         "samples": [s.as_json() for p in PROGRAMS for s in samples[p]],
     }
     targets = [

@@ -19,16 +19,10 @@ __all__ = ["REPO", "Bench", "Sizes", "median", "ratio", "rounded"]
 REPO: Final = Path(__file__).resolve().parent.parent
 CLIENT_ID: Final = "bench-client"
 ORG_ID: Final = "BENCH00000000000000000000@AdobeOrg"
-# provisioner.cli._eventloop.ENV_VAR, written out: the harness imports nothing of provisioner, as a
-# child's ru_maxrss starts from the harness's own size when it forks (structlog and the rest
-# would lift the small import-only baselines of the validate case to the harness's 50 MiB)
-LOOP_ENV_VAR: Final = "PROVISIONER_LOOP"
-
 _DROPPED_ENV: Final = (
     "AEP_ACCESS_TOKEN",
     "AEP_SANDBOX",
     "AEP_SCOPES",
-    LOOP_ENV_VAR,  # the default loop is measured, unless a program sets it
     "PYTHONPATH",
 )
 

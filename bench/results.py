@@ -33,16 +33,13 @@ def _range(case: dict[str, object], program: str) -> str:
     return f" ({_num(span[0], '.3f')}-{_num(span[1], '.3f')})"
 
 
-_LABELS: Final = {"provisioner-asyncio": "provisioner, asyncio loop"}  # else the name
-
-
 def _throughput_rows(case: dict[str, object]) -> list[str]:
     med = _dict(case.get("median"))
     rows = []
     for program, figures in med.items():
         m = _dict(figures)
         rows.append(
-            f"| {_LABELS.get(program, program)} | {_num(m.get('wall_s'), '.2f')} s | "
+            f"| {program} | {_num(m.get('wall_s'), '.2f')} s | "
             f"{_num(m.get('throughput_per_s'), '.0f')}/s "
             f"({_num(m.get('share_of_ideal'), '.0%')} of ideal) | "
             f"{_num(m.get('cpu_ms_per_entry'), '.3f')} ms{_range(case, program)} | "
@@ -50,22 +47,6 @@ def _throughput_rows(case: dict[str, object]) -> list[str]:
             f"{_num(m.get('requests_per_entry'), '.4f')} |"
         )
     return rows
-
-
-def _loop_note(case: dict[str, object]) -> list[str]:
-    """What uvloop is worth: apply on asyncio's own loop, against the script."""
-    plain = _dict(case.get("ratio_asyncio_loop_to_handrolled"))
-    ours = _dict(case.get("ratio_provisioner_to_handrolled"))
-    if not plain:
-        return []
-    return [
-        "`provisioner` runs on uvloop, its default; on Python's own loop "
-        f"(`PROVISIONER_LOOP=asyncio`) its CPU per entry is "
-        f"{_num(plain.get('cpu_ms_per_entry'), '.3f')}x the script's "
-        f"(on uvloop: {_num(ours.get('cpu_ms_per_entry'), '.3f')}x), "
-        f"at {_num(plain.get('throughput_per_s'), '.3f')}x its throughput.",
-        "",
-    ]
 
 
 def _outcomes(summary: dict[str, object]) -> str:
@@ -210,7 +191,6 @@ def render_table(results: dict[str, object]) -> str:
             "| --- | --- | --- | --- | --- | --- |",
             *_throughput_rows(tp),
             "",
-            *_loop_note(tp),
         ]
     lines += _instructions_lines(_dict(cases.get("instructions")))
     for key in ("throttled", "throttled_latency"):

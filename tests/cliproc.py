@@ -7,11 +7,9 @@ import os
 import sys
 from dataclasses import dataclass
 
-from provisioner.cli._eventloop import ENV_VAR as LOOP_ENV_VAR
 from provisioner.emulator._server import RunningEmulator
 
 CLI_ORG_ID = "CLI@AdobeOrg"
-LOOPS = ("auto", "asyncio")  # for PROVISIONER_LOOP; auto: uvloop in the console process
 
 
 @dataclass(frozen=True)
@@ -22,7 +20,7 @@ class Finished:
 
 
 def cli_env(emu: RunningEmulator | None = None, **extra: str) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("AEP_") and k != LOOP_ENV_VAR}
+    env = {k: v for k, v in os.environ.items() if not k.startswith("AEP_")}
     if emu is not None:
         env.update(
             AEP_PLATFORM_URL=emu.base_url,

@@ -1,4 +1,4 @@
-"""Command line: argparse -> Settings -> eventloop.run(...) -> exit code.
+"""Command line: argparse -> Settings -> asyncio.run(...) -> exit code.
 
 The only place errors become text and exit codes: 0 all ok, 1 some entries failed or were
 skipped, 2 invalid manifest/configuration/usage (nothing sent), 130 interrupted.
@@ -15,7 +15,6 @@ from pathlib import Path
 from typing import NoReturn
 
 from provisioner import __version__
-from provisioner.cli import _eventloop as eventloop
 from provisioner.cli import _gctune as gctune
 from provisioner.cli._commands import (
     EXIT_FAILED,
@@ -188,11 +187,11 @@ def _dispatch(args: argparse.Namespace) -> int:
         from provisioner.emulator import serve  # aiohttp.web only when serving
 
         plan = plan_from_args(args)
-        eventloop.run(env, lambda: serve(args.host, args.port, plan, args.db))
+        asyncio.run(serve(args.host, args.port, plan, args.db))
     elif command == "state":
         return state_copy_command(args, env)
     elif command == "rollback":
-        return eventloop.run(env, lambda: rollback_command(args, env))
+        return asyncio.run(rollback_command(args, env))
     else:
         manifest = load_manifest(args.manifest, env=env)
         gctune.settle()
@@ -202,7 +201,7 @@ def _dispatch(args: argparse.Namespace) -> int:
             return EXIT_OK
         runners = {"apply": apply_command, "explore": explore_command}
         runner = runners.get(command, plan_command)
-        return eventloop.run(env, lambda: runner(args, manifest, env))
+        return asyncio.run(runner(args, manifest, env))
     return EXIT_OK
 
 
@@ -232,9 +231,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def run() -> NoReturn:
     """The console script and ``python -m provisioner``: a process of our own, whose garbage
-    collector is tuned for a batch run (``gctune``) and which may run on uvloop (``eventloop``)."""
+    collector is tuned for a batch run (``gctune``)."""
     gctune.for_batch()
-    eventloop.for_process()
     sys.exit(main())
 
 

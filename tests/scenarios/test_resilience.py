@@ -23,7 +23,7 @@ from provisioner.errors import RetryableError
 from provisioner.reports._io import load_report
 from provisioner.reports._model import Outcome, Result
 from provisioner.secrets import Secret
-from tests.cliproc import LOOPS, cli_env, run_cli, start_cli
+from tests.cliproc import cli_env, run_cli, start_cli
 from tests.conftest import EmulatorFactory, make_settings
 from tests.helpers import manifest, many, write_manifest
 
@@ -61,9 +61,8 @@ async def test_credentials_refused_mid_run_fail_the_rest_and_the_report_is_whole
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("loop", LOOPS)
 async def test_second_signal_cancels_in_flight_at_once_and_still_writes_the_report(
-    tmp_path: Path, loop: str
+    tmp_path: Path,
 ) -> None:
     path = write_manifest(tmp_path / "slow.yaml", [f"slow-{i}" for i in range(8)])
     report = tmp_path / "r.json"
@@ -71,7 +70,7 @@ async def test_second_signal_cancels_in_flight_at_once_and_still_writes_the_repo
         proc = await start_cli(
             "apply", str(path), "--concurrency", "4", "--rate", "1000",
             "--log-format", "json", "--report", str(report),
-            env=cli_env(emu, PROVISIONER_LOOP=loop), stdout=asyncio.subprocess.DEVNULL,
+            env=cli_env(emu), stdout=asyncio.subprocess.DEVNULL,
         )  # fmt: skip
         assert proc.stderr is not None
         signals = 0

@@ -14,7 +14,7 @@ from provisioner.emulator._server import running_emulator
 from provisioner.emulator._store import Store
 from provisioner.engine._state import RunLock
 from provisioner.reports._io import load_report
-from tests.cliproc import LOOPS, cli_env, run_cli, start_cli
+from tests.cliproc import cli_env, run_cli, start_cli
 from tests.helpers import write_manifest
 
 
@@ -124,9 +124,8 @@ def test_schema_prints_json_schema(capsys) -> None:
     assert "databases" in json.dumps(schema)
 
 
-@pytest.mark.parametrize("loop", LOOPS)
 async def test_sigint_finishes_in_flight_marks_rest_skipped_and_exits_130(
-    tmp_path: Path, loop: str
+    tmp_path: Path,
 ) -> None:
     names = [f"slow-{i:02d}" for i in range(40)]
     manifest = write_manifest(tmp_path / "slow.yaml", names)
@@ -136,7 +135,7 @@ async def test_sigint_finishes_in_flight_marks_rest_skipped_and_exits_130(
         proc = await start_cli(
             "apply", str(manifest), "--concurrency", "4", "--rate", "1000",
             "--log-format", "json", "--report", str(report),
-            env=cli_env(emu, PROVISIONER_LOOP=loop),
+            env=cli_env(emu),
         )  # fmt: skip
         assert proc.stderr is not None
         finished = 0
