@@ -5,6 +5,10 @@ Every gauge is labelled ``manifest`` (the manifest file's stem). The exposition 
 ``provisioner_last_success_timestamp_seconds`` moves only when the run exits 0; otherwise the
 value the sink already holds is written again (0 until the first success). A sink that fails
 is a warning in the log: metrics never change a run's outcome or exit code.
+
+prometheus_client is imported only inside the functions that build, write, push or parse gauges
+(``new_registry``, ``manifest_gauge``, ``write_registry``, ``push_registry``,
+``metric_families``; plan's gauges use them too): a run that asks for no metrics never imports it.
 """
 
 from __future__ import annotations
@@ -13,18 +17,19 @@ import http.client
 import json
 import urllib.request
 from collections import Counter
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 from types import MappingProxyType
-from typing import Final
+from typing import TYPE_CHECKING, Final
 
 import structlog
-from prometheus_client import CollectorRegistry, Gauge, push_to_gateway, write_to_textfile
-from prometheus_client.parser import text_string_to_metric_families
 
 from provisioner.reports._model import Outcome, Report
+
+if TYPE_CHECKING:
+    from prometheus_client import CollectorRegistry, Gauge, Metric
 
 __all__ = [
     "JOB",
@@ -34,12 +39,16 @@ __all__ = [
     "RunMetrics",
     "http_responses",
     "manifest_gauge",
+    "metric_families",
     "metrics_registry",
+    "new_registry",
     "publish_metrics",
     "publish_to",
     "push_metrics",
+    "push_registry",
     "single_gauge",
     "write_metrics_file",
+    "write_registry",
 ]
 
 log = structlog.get_logger(__name__)
@@ -106,7 +115,40 @@ class MetricsSinks:
     pushgateway: str | None = None
 
 
+def new_registry() -> CollectorRegistry:
+    """An empty registry of our own (not the process-wide default)."""
+    from prometheus_client import CollectorRegistry
+
+    return CollectorRegistry(auto_describe=True)
+
+
+def write_registry(path: Path, registry: CollectorRegistry) -> None:
+    """Replace ``path`` with the registry's exposition text (via a temporary file beside it)."""
+    from prometheus_client import write_to_textfile
+
+    write_to_textfile(str(path), registry)
+
+
+def push_registry(
+    url: str, registry: CollectorRegistry, grouping: Mapping[str, str], *, timeout: float
+) -> None:
+    """Replace the Pushgateway group (job ``provisioner`` and ``grouping``) with the registry."""
+    from prometheus_client import push_to_gateway
+
+    push_to_gateway(url, job=JOB, registry=registry, grouping_key=dict(grouping), timeout=timeout)
+
+
+def metric_families(text: str) -> Iterable[Metric]:
+    """The metric families of exposition ``text``, parsed as they are iterated (which raises
+    ValueError where the text is not the exposition format: the parser's only complaint)."""
+    from prometheus_client.parser import text_string_to_metric_families
+
+    return text_string_to_metric_families(text)
+
+
 def manifest_gauge(registry: CollectorRegistry, name: str, doc: str, *labels: str) -> Gauge:
+    from prometheus_client import Gauge
+
     return Gauge(_PREFIX + name, doc, ["manifest", *labels], registry=registry)
 
 
@@ -128,7 +170,7 @@ def http_responses(
 def metrics_registry(run: RunMetrics, *, last_success: float | None) -> CollectorRegistry:
     """A registry holding the run's gauges. ``last_success`` is the value the sink holds now
     (None: none yet); it is replaced by this run's end when the run exited 0."""
-    registry = CollectorRegistry(auto_describe=True)
+    registry = new_registry()
     name = run.manifest
     finished = run.finished_at.timestamp()
     success = finished if run.exit_code == 0 else (last_success or 0.0)
@@ -150,7 +192,7 @@ def metrics_registry(run: RunMetrics, *, last_success: float | None) -> Collecto
 
 
 def _success_in_text(text: str, manifest: str) -> float | None:
-    for family in text_string_to_metric_families(text):
+    for family in metric_families(text):
         for sample in family.samples:
             if sample.name == LAST_SUCCESS and sample.labels.get("manifest") == manifest:
                 return float(sample.value)
@@ -178,8 +220,7 @@ def write_metrics_file(run: RunMetrics, path: Path) -> None:
     Raises:
         OSError: the file cannot be read back or written.
     """
-    registry = metrics_registry(run, last_success=_success_in_file(path, run.manifest))
-    write_to_textfile(str(path), registry)
+    write_registry(path, metrics_registry(run, last_success=_success_in_file(path, run.manifest)))
 
 
 def _group_value(group: object, manifest: str) -> float | None:
@@ -218,7 +259,7 @@ def push_metrics(run: RunMetrics, url: str, *, timeout: float = PUSH_TIMEOUT) ->
     last = _success_in_gateway(url, run.manifest, timeout=timeout)
     registry = metrics_registry(run, last_success=last)
     grouping = {"manifest": run.manifest}  # escaped by prometheus_client (base64 for a "/")
-    push_to_gateway(url, job=JOB, registry=registry, grouping_key=grouping, timeout=timeout)
+    push_registry(url, registry, grouping, timeout=timeout)
 
 
 def _reason(exc: Exception) -> str:

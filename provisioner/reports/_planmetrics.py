@@ -13,22 +13,25 @@ from collections import Counter
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 from types import MappingProxyType
-from typing import Final, Protocol
-
-from prometheus_client import CollectorRegistry, push_to_gateway, write_to_textfile
-from prometheus_client.parser import text_string_to_metric_families
+from typing import TYPE_CHECKING, Final, Protocol
 
 from provisioner.errors import ConfigError
 from provisioner.reports._metrics import (
-    JOB,
     PUSH_TIMEOUT,
     MetricsSinks,
     RunMetrics,
     http_responses,
     manifest_gauge,
+    metric_families,
+    new_registry,
     publish_to,
+    push_registry,
     single_gauge,
+    write_registry,
 )
+
+if TYPE_CHECKING:
+    from prometheus_client import CollectorRegistry
 
 __all__ = [
     "PLAN_GROUP",
@@ -65,7 +68,7 @@ def plan_entries(rows: Iterable[Planned], actions: Sequence[str]) -> dict[tuple[
 
 def plan_registry(plan: RunMetrics) -> CollectorRegistry:
     """A registry holding the plan run's gauges."""
-    registry = CollectorRegistry(auto_describe=True)
+    registry = new_registry()
     name = plan.manifest
     finished = plan.finished_at.timestamp()
     duration = max(0.0, (plan.finished_at - plan.started_at).total_seconds())
@@ -93,7 +96,7 @@ def check_plan_metrics_file(path: Path) -> None:
     """
     try:
         text = path.read_text(encoding="utf-8")
-        names = [family.name for family in text_string_to_metric_families(text)]
+        names = [family.name for family in metric_families(text)]
     except (OSError, ValueError):  # none yet, or not the exposition format
         return
     other = [name for name in names if not name.startswith(_PLAN_PREFIX)]
@@ -104,12 +107,6 @@ def check_plan_metrics_file(path: Path) -> None:
         )
 
 
-def _push(plan: RunMetrics, url: str, *, timeout: float) -> None:
-    grouping = {"manifest": plan.manifest, **PLAN_GROUP}
-    push_to_gateway(url, job=JOB, registry=plan_registry(plan), grouping_key=grouping,
-                    timeout=timeout)  # fmt: skip
-
-
 def publish_plan_metrics(
     plan: RunMetrics, sinks: MetricsSinks, *, timeout: float = PUSH_TIMEOUT
 ) -> None:
@@ -118,6 +115,8 @@ def publish_plan_metrics(
     sink is a warning (as for apply); nothing is raised."""
     publish_to(
         sinks,
-        write=lambda path: write_to_textfile(str(path), plan_registry(plan)),
-        push=lambda url: _push(plan, url, timeout=timeout),
+        write=lambda path: write_registry(path, plan_registry(plan)),
+        push=lambda url: push_registry(
+            url, plan_registry(plan), {"manifest": plan.manifest, **PLAN_GROUP}, timeout=timeout
+        ),
     )
