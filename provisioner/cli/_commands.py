@@ -41,7 +41,7 @@ from provisioner.reports import (
     MetricsSinks,
     Report,
     RunMetrics,
-    check_plan_metrics_file,
+    check_metrics_file,
     check_writable,
     load_report,
     plan_entries,
@@ -259,11 +259,14 @@ def _write_outputs(report: Report, path: Path, fmt: str, hint: str) -> None:
     sys.stdout.write(f"Report: {path}\n")
 
 
-def _metrics_sinks(args: argparse.Namespace, env: Mapping[str, str]) -> MetricsSinks:
+def _metrics_sinks(
+    args: argparse.Namespace, env: Mapping[str, str], *, plan: bool = False
+) -> MetricsSinks:
     """``--metrics-file`` and ``--pushgateway`` (or its variable), checked before anything is
-    sent: an unusable path or URL is a ConfigError (exit 2)."""
+    sent: an unusable path or URL, or a file of another command's gauges, is a ConfigError."""
     if args.metrics_file is not None:
         check_writable(args.metrics_file, what="the metrics", option="--metrics-file")
+        check_metrics_file(args.metrics_file, plan=plan)
     return MetricsSinks(file=args.metrics_file, pushgateway=pushgateway_url(args.pushgateway, env))
 
 
@@ -310,9 +313,7 @@ async def _publish_plan(
 
 
 async def plan_command(args: argparse.Namespace, manifest: Manifest, env: Mapping[str, str]) -> int:
-    sinks = _metrics_sinks(args, env)
-    if sinks.file is not None:
-        check_plan_metrics_file(sinks.file)  # never over apply's gauges
+    sinks = _metrics_sinks(args, env, plan=True)
     async with _target(args, manifest.path.parent, env) as settings:
         run = Run(PlanStrategy(manifest, _options(args)), settings)
         try:

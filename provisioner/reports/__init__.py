@@ -17,10 +17,14 @@ from provisioner.reports._explore import (
 )
 from provisioner.reports._formats import FORMATS, write_report
 from provisioner.reports._io import check_writable, load_report, write_report_file
-from provisioner.reports._metrics import MetricsSinks, RunMetrics, publish_metrics
+from provisioner.reports._metrics import (
+    MetricsSinks,
+    RunMetrics,
+    check_metrics_file,
+    publish_metrics,
+)
 from provisioner.reports._model import Outcome, Report, Result, Summary
 from provisioner.reports._planmetrics import (
-    check_plan_metrics_file,
     plan_entries,
     publish_plan_metrics,
 )
@@ -39,7 +43,7 @@ __all__ = [
     "RunMetrics",
     "Summary",
     "TableInfo",
-    "check_plan_metrics_file",
+    "check_metrics_file",
     "check_writable",
     "load_report",
     "plan_entries",

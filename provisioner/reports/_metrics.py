@@ -26,6 +26,7 @@ from typing import TYPE_CHECKING, Final
 
 import structlog
 
+from provisioner.errors import ConfigError
 from provisioner.reports._model import Outcome, Report
 
 if TYPE_CHECKING:
@@ -37,6 +38,7 @@ __all__ = [
     "THROTTLED_STATUSES",
     "MetricsSinks",
     "RunMetrics",
+    "check_metrics_file",
     "http_responses",
     "manifest_gauge",
     "metric_families",
@@ -58,6 +60,7 @@ THROTTLED_STATUSES: Final = frozenset({429, 503})  # "slow down", as the client 
 PUSH_TIMEOUT: Final = 10.0  # seconds per Pushgateway request
 LAST_SUCCESS: Final = "provisioner_last_success_timestamp_seconds"
 _PREFIX: Final = "provisioner_"
+_PLAN_PREFIX: Final = _PREFIX + "plan_"  # plan's gauges (``_planmetrics``)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -260,6 +263,29 @@ def push_metrics(run: RunMetrics, url: str, *, timeout: float = PUSH_TIMEOUT) ->
     registry = metrics_registry(run, last_success=last)
     grouping = {"manifest": run.manifest}  # escaped by prometheus_client (base64 for a "/")
     push_registry(url, registry, grouping, timeout=timeout)
+
+
+def check_metrics_file(path: Path, *, plan: bool = False) -> None:
+    """Refuse a ``--metrics-file`` that holds gauges of another command: plan's in the file of
+    apply (or rollback), apply's in plan's, or anyone else's in either. The file is replaced
+    whole, so they would be lost. A missing file, or one that does not parse, is fine (it is
+    replaced, with a warning).
+
+    Raises:
+        ConfigError: naming the path and a gauge it holds.
+    """
+    try:
+        text = path.read_text(encoding="utf-8")
+        names = [family.name for family in metric_families(text)]
+    except (OSError, ValueError):  # none yet, or not the exposition format
+        return
+    other = [n for n in names if not n.startswith(_PREFIX) or n.startswith(_PLAN_PREFIX) != plan]
+    if other:
+        own, theirs = ("plan", "apply's") if plan else ("apply", "plan's")
+        raise ConfigError(
+            f"{path}: holds {other[0]}, not {'a plan' if plan else 'an apply'} gauge; give "
+            f"{own}'s --metrics-file a file of its own ({theirs} would be replaced)"
+        )
 
 
 def _reason(exc: Exception) -> str:

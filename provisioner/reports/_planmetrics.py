@@ -11,18 +11,15 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Iterable, Sequence
-from pathlib import Path
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Final, Protocol
 
-from provisioner.errors import ConfigError
 from provisioner.reports._metrics import (
     PUSH_TIMEOUT,
     MetricsSinks,
     RunMetrics,
     http_responses,
     manifest_gauge,
-    metric_families,
     new_registry,
     publish_to,
     push_registry,
@@ -36,14 +33,12 @@ if TYPE_CHECKING:
 __all__ = [
     "PLAN_GROUP",
     "Planned",
-    "check_plan_metrics_file",
     "plan_entries",
     "plan_registry",
     "publish_plan_metrics",
 ]
 
 PLAN_GROUP: Final = MappingProxyType({"command": "plan"})  # beside ``manifest`` on the gateway
-_PLAN_PREFIX: Final = "provisioner_plan_"
 
 
 class Planned(Protocol):
@@ -84,27 +79,6 @@ def plan_registry(plan: RunMetrics) -> CollectorRegistry:
         entries.labels(name, sandbox, action).set(count)
     http_responses(registry, "plan_http_responses", name, plan.http_statuses)
     return registry
-
-
-def check_plan_metrics_file(path: Path) -> None:
-    """Refuse a ``--metrics-file`` that holds other gauges than plan's (apply's, say): plan
-    replaces the whole file, so they would be lost. A missing file, or one that does not
-    parse, is fine (it is replaced, as apply replaces its own).
-
-    Raises:
-        ConfigError: naming the path and a gauge it holds.
-    """
-    try:
-        text = path.read_text(encoding="utf-8")
-        names = [family.name for family in metric_families(text)]
-    except (OSError, ValueError):  # none yet, or not the exposition format
-        return
-    other = [name for name in names if not name.startswith(_PLAN_PREFIX)]
-    if other:
-        raise ConfigError(
-            f"{path}: holds {other[0]}, not a plan gauge; give plan's --metrics-file "
-            "a file of its own (apply's would be replaced)"
-        )
 
 
 def publish_plan_metrics(

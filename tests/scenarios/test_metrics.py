@@ -156,14 +156,25 @@ async def test_an_unusable_metrics_file_or_pushgateway_is_refused_before_anythin
         )
         is_dir = await run_cli(*base, "--metrics-file", str(tmp_path), env=env)
         bad_url = await run_cli(*base, "--pushgateway", "pushgateway:9091", env=env)
+        plans = tmp_path / "plan.prom"
+        plan_gauges = (
+            "# TYPE provisioner_plan_run_exit_code gauge\nprovisioner_plan_run_exit_code 0\n"
+        )
+        plans.write_text(plan_gauges, encoding="utf-8")
+        over_plans = await run_cli(*base, "--metrics-file", str(plans), env=env)
         assert emu.stats.total == 0  # nothing was sent, not even a token request
+    assert over_plans.code == 2
+    assert (
+        "plan.prom: holds provisioner_plan_run_exit_code, not an apply gauge" in over_plans.stderr
+    )
+    assert plans.read_text(encoding="utf-8") == plan_gauges  # plan's file is left as it was
     assert bad_path.code == 2
     assert "cannot write the metrics there" in bad_path.stderr
     assert is_dir.code == 2
     assert "--metrics-file takes a file path" in is_dir.stderr
     assert bad_url.code == 2
     assert "--pushgateway: expected an http(s) URL" in bad_url.stderr
-    assert "Traceback" not in bad_path.stderr + is_dir.stderr + bad_url.stderr
+    assert "Traceback" not in bad_path.stderr + is_dir.stderr + bad_url.stderr + over_plans.stderr
 
 
 def test_apply_then_rollback_in_process_with_both_sinks(

@@ -51,9 +51,9 @@ def test_publishing_to_no_sink_does_not_import_prometheus_client() -> None:
     [
         "publish_metrics(run, MetricsSinks(file=Path(sys.argv[1])))",
         "publish_plan_metrics(run, MetricsSinks(file=Path(sys.argv[1])))",
-        "from provisioner.reports import check_plan_metrics_file\n"
+        "from provisioner.reports import check_metrics_file\n"
         "Path(sys.argv[1]).write_text('provisioner_plan_x 1\\n')\n"
-        "check_plan_metrics_file(Path(sys.argv[1]))",
+        "check_metrics_file(Path(sys.argv[1]), plan=True)",
     ],
     ids=["apply_textfile", "plan_textfile", "plan_file_check"],
 )

@@ -18,6 +18,7 @@ from provisioner.reports import (
     Report,
     Result,
     RunMetrics,
+    check_metrics_file,
     check_writable,
     publish_metrics,
 )
@@ -130,6 +131,30 @@ def test_the_textfile_keeps_the_last_success_across_failed_runs(tmp_path: Path) 
     last_run = samples["provisioner_last_run_timestamp_seconds", (("manifest", "nightly"),)]
     assert last_run == (END + timedelta(days=1, seconds=3)).timestamp()
     assert sorted(p.name for p in path.parent.iterdir()) == ["provisioner.prom"]  # no temp left
+
+
+@pytest.mark.parametrize(
+    ("held", "gauge"),
+    [
+        ("# TYPE provisioner_plan_run_exit_code gauge\nprovisioner_plan_run_exit_code 0\n", "plan"),
+        ("# TYPE node_load1 gauge\nnode_load1 0.5\n", "node_load1"),
+    ],
+    ids=["plans", "someone_elses"],
+)
+def test_a_textfile_of_other_gauges_is_refused_for_apply(
+    tmp_path: Path, held: str, gauge: str
+) -> None:
+    """apply (and rollback) replace the whole file: plan's gauges, or anyone else's, would be
+    lost, so such a file is refused before the run; apply's own, or none yet, is not."""
+    path = tmp_path / "shared.prom"
+    check_metrics_file(path)
+    publish_metrics(_metrics(0), MetricsSinks(file=path))
+    check_metrics_file(path)
+    path.write_text(held, encoding="utf-8")
+    with pytest.raises(
+        ConfigError, match=f"shared.prom: holds (provisioner_)?{gauge}.*not an apply"
+    ):
+        check_metrics_file(path)
 
 
 def test_a_textfile_that_does_not_parse_is_replaced_with_a_warning(tmp_path: Path) -> None:

@@ -17,7 +17,7 @@ from provisioner.errors import ConfigError
 from provisioner.reports import (
     MetricsSinks,
     RunMetrics,
-    check_plan_metrics_file,
+    check_metrics_file,
     plan_entries,
     publish_plan_metrics,
 )
@@ -84,13 +84,13 @@ def test_the_plan_gauges_have_their_own_names_and_labels() -> None:
 
 
 def test_a_textfile_of_other_gauges_is_refused_and_a_plans_own_is_not(tmp_path: Path) -> None:
-    check_plan_metrics_file(tmp_path / "none-yet.prom")
+    check_metrics_file(tmp_path / "none-yet.prom", plan=True)
     garbage = tmp_path / "garbage.prom"
     garbage.write_text("this is { not the format\n", encoding="utf-8")
-    check_plan_metrics_file(garbage)  # replaced, as apply replaces one
+    check_metrics_file(garbage, plan=True)  # replaced, as apply replaces one
     own = tmp_path / "plan.prom"
     publish_plan_metrics(_plan(), MetricsSinks(file=own))
-    check_plan_metrics_file(own)
+    check_metrics_file(own, plan=True)
     applys = tmp_path / "apply.prom"
     applys.write_text(
         "# TYPE provisioner_last_success_timestamp_seconds gauge\n"
@@ -98,7 +98,7 @@ def test_a_textfile_of_other_gauges_is_refused_and_a_plans_own_is_not(tmp_path: 
         encoding="utf-8",
     )
     with pytest.raises(ConfigError, match="holds provisioner_last_success_timestamp_seconds"):
-        check_plan_metrics_file(applys)
+        check_metrics_file(applys, plan=True)
 
 
 def test_a_failing_sink_is_a_warning_as_for_apply(tmp_path: Path) -> None:
