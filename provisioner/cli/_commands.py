@@ -12,19 +12,17 @@ import sys
 from collections.abc import AsyncIterator, Iterator, Mapping
 from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Final, Protocol
 
 import structlog
 
 from provisioner.cli._progress import make_observer
+from provisioner.cli._sinks import metrics_sinks, publish_plan, publish_run
 from provisioner.engine import (
-    PLAN_ACTIONS,
     ApplyRun,
     ExploreOptions,
     ExploreRun,
-    PlanRow,
     PlanStrategy,
     Run,
     RunOptions,
@@ -38,15 +36,9 @@ from provisioner.errors import ConfigError, EntryError
 from provisioner.manifest import Manifest
 from provisioner.reports import (
     Exploration,
-    MetricsSinks,
     Report,
-    RunMetrics,
-    check_metrics_file,
     check_writable,
     load_report,
-    plan_entries,
-    publish_metrics,
-    publish_plan_metrics,
     write_exploration,
     write_exploration_file,
     write_report,
@@ -65,7 +57,6 @@ from provisioner.settings import (
     Timeouts,
     check_url,
     credentials_from_env,
-    pushgateway_url,
 )
 
 __all__ = [
@@ -259,29 +250,10 @@ def _write_outputs(report: Report, path: Path, fmt: str, hint: str) -> None:
     sys.stdout.write(f"Report: {path}\n")
 
 
-def _metrics_sinks(
-    args: argparse.Namespace, env: Mapping[str, str], *, plan: bool = False
-) -> MetricsSinks:
-    """``--metrics-file`` and ``--pushgateway`` (or its variable), checked before anything is
-    sent: an unusable path or URL, or a file of another command's gauges, is a ConfigError."""
-    if args.metrics_file is not None:
-        check_writable(args.metrics_file, what="the metrics", option="--metrics-file")
-        check_metrics_file(args.metrics_file, plan=plan)
-    return MetricsSinks(file=args.metrics_file, pushgateway=pushgateway_url(args.pushgateway, env))
-
-
-async def _publish(report: Report, code: int, sinks: MetricsSinks) -> int:
-    """The run's metrics to each sink (a failing one is a warning); returns ``code`` as is."""
-    if sinks.file is not None or sinks.pushgateway is not None:
-        metrics = RunMetrics.of(report, exit_code=code)
-        await asyncio.to_thread(publish_metrics, metrics, sinks)  # blocking file and HTTP I/O
-    return code
-
-
 async def apply_command(
     args: argparse.Namespace, manifest: Manifest, env: Mapping[str, str]
 ) -> int:
-    sinks = _metrics_sinks(args, env)
+    sinks = metrics_sinks(args, env)
     async with _target(args, manifest.path.parent, env) as settings:
         observer = make_observer(not args.no_progress, stream=sys.stderr)
         run = ApplyRun(manifest, settings, _options(args), observer=observer)
@@ -290,39 +262,21 @@ async def apply_command(
             report = await run.execute()
     _write_outputs(report, run.report_path, args.report_format, str(args.manifest))
     if run.interrupted:
-        return await _publish(report, EXIT_INTERRUPTED, sinks)
-    return await _publish(report, EXIT_OK if report.ok else EXIT_FAILED, sinks)
-
-
-async def _publish_plan(
-    manifest: Manifest, run: Run[list[PlanRow]], rows: list[PlanRow] | None, sinks: MetricsSinks
-) -> None:
-    """Plan's own gauges to each sink (a failing one is a warning). ``rows`` is None when no
-    plan was made (the API failed outside any entry: exit 1), so no row is counted."""
-    if sinks.file is None and sinks.pushgateway is None:
-        return
-    metrics = RunMetrics(
-        manifest=manifest.path.stem,
-        exit_code=EXIT_OK if rows is not None else EXIT_FAILED,
-        started_at=run.started_at,
-        finished_at=run.finished_at if rows is not None else datetime.now(UTC),
-        entries=plan_entries(rows or (), PLAN_ACTIONS),
-        http_statuses=run.statuses,
-    )
-    await asyncio.to_thread(publish_plan_metrics, metrics, sinks)  # blocking file and HTTP I/O
+        return await publish_run(report, EXIT_INTERRUPTED, sinks)
+    return await publish_run(report, EXIT_OK if report.ok else EXIT_FAILED, sinks)
 
 
 async def plan_command(args: argparse.Namespace, manifest: Manifest, env: Mapping[str, str]) -> int:
-    sinks = _metrics_sinks(args, env, plan=True)
+    sinks = metrics_sinks(args, env, plan=True)
     async with _target(args, manifest.path.parent, env) as settings:
         run = Run(PlanStrategy(manifest, _options(args)), settings)
         try:
             rows = await run.execute()
         except EntryError:  # exit 1 (main says why); the gauges say so too
-            await _publish_plan(manifest, run, None, sinks)
+            await publish_plan(manifest, run, None, sinks, exit_code=EXIT_FAILED)
             raise
     write_plan(rows, sys.stdout)
-    await _publish_plan(manifest, run, rows, sinks)
+    await publish_plan(manifest, run, rows, sinks, exit_code=EXIT_OK)
     return EXIT_OK
 
 
@@ -385,7 +339,7 @@ async def rollback_command(args: argparse.Namespace, env: Mapping[str, str]) -> 
     base_dir = Path(report.manifest).parent
     if args.report is not None:
         check_writable(args.report)
-    sinks = _metrics_sinks(args, env)
+    sinks = metrics_sinks(args, env)
     async with _target(args, base_dir, env) as settings:
         observer = make_observer(not args.no_progress, stream=sys.stderr, description="rollback")
         run = rollback_run(report, settings, observer=observer)
@@ -394,4 +348,4 @@ async def rollback_command(args: argparse.Namespace, env: Mapping[str, str]) -> 
     path = settings.report_path or base_dir / "reports" / f"{undone.run_id}.json"
     _write_outputs(undone, path, "json", report.manifest)
     code = EXIT_INTERRUPTED if run.interrupted else (EXIT_OK if undone.ok else EXIT_FAILED)
-    return await _publish(undone, code, sinks)
+    return await publish_run(undone, code, sinks)

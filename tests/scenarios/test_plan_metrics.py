@@ -151,6 +151,22 @@ async def test_a_dead_pushgateway_is_a_warning_and_plan_still_prints_its_rows(
     assert failed["pushgateway"] == dead
 
 
+async def test_an_empty_pushgateway_option_keeps_a_one_off_plan_off_the_variables_gateway(
+    tmp_path: Path,
+) -> None:
+    manifest = write_manifest(tmp_path / "trial.yaml", ["hr"])
+    dead = f"http://127.0.0.1:{free_port()}"  # were it tried, the push would fail loudly
+    async with running_emulator(FaultPlan()) as emu:
+        done = await run_cli(
+            "plan", str(manifest), "--log-format", "json", "--state", str(tmp_path / "s.db"),
+            "--log-level", "debug", "--pushgateway", "",
+            env=cli_env(emu, PROVISIONER_PUSHGATEWAY=dead),
+        )  # fmt: skip
+    assert done.code == 0, done.stderr[-2000:]
+    assert _rows(done.stdout) == {("prod", "create"): 1}
+    assert "metrics_push" not in done.stderr
+
+
 @pytest.mark.parametrize(
     ("option", "value", "message"),
     [

@@ -265,6 +265,7 @@ def test_the_pushgateway_comes_from_the_option_over_the_variable() -> None:
     assert pushgateway_url("https://arg-gw", env) == "https://arg-gw"
     assert pushgateway_url(None, {}) is None
     assert pushgateway_url(None, {PUSHGATEWAY_ENV: "  "}) is None
+    assert pushgateway_url("", env) is None  # a one-off run publishes nowhere
 
 
 @pytest.mark.parametrize(

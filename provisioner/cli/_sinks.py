@@ -1,0 +1,68 @@
+"""Where a command's metrics go: the sinks, checked before anything is sent, and the gauges
+published at the end of a run (``apply``, ``rollback``: the run's; ``plan``: its own). Part
+of the command-line layer."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+from collections.abc import Mapping
+from datetime import UTC, datetime
+
+from provisioner.engine import PLAN_ACTIONS, PlanRow, Run
+from provisioner.manifest import Manifest
+from provisioner.reports import (
+    MetricsSinks,
+    Report,
+    RunMetrics,
+    check_metrics_file,
+    check_writable,
+    plan_entries,
+    publish_metrics,
+    publish_plan_metrics,
+)
+from provisioner.settings import pushgateway_url
+
+__all__ = ["metrics_sinks", "publish_plan", "publish_run"]
+
+
+def metrics_sinks(
+    args: argparse.Namespace, env: Mapping[str, str], *, plan: bool = False
+) -> MetricsSinks:
+    """``--metrics-file`` and ``--pushgateway`` (or its variable), checked before anything is
+    sent: an unusable path or URL, or a file of another command's gauges, is a ConfigError."""
+    if args.metrics_file is not None:
+        check_writable(args.metrics_file, what="the metrics", option="--metrics-file")
+        check_metrics_file(args.metrics_file, plan=plan)
+    return MetricsSinks(file=args.metrics_file, pushgateway=pushgateway_url(args.pushgateway, env))
+
+
+async def publish_run(report: Report, code: int, sinks: MetricsSinks) -> int:
+    """The run's metrics to each sink (a failing one is a warning); returns ``code`` as is."""
+    if sinks.file is not None or sinks.pushgateway is not None:
+        metrics = RunMetrics.of(report, exit_code=code)
+        await asyncio.to_thread(publish_metrics, metrics, sinks)  # blocking file and HTTP I/O
+    return code
+
+
+async def publish_plan(
+    manifest: Manifest,
+    run: Run[list[PlanRow]],
+    rows: list[PlanRow] | None,
+    sinks: MetricsSinks,
+    *,
+    exit_code: int,
+) -> None:
+    """Plan's own gauges to each sink (a failing one is a warning). ``rows`` is None when no
+    plan was made (the API failed outside any entry), so no row is counted."""
+    if sinks.file is None and sinks.pushgateway is None:
+        return
+    metrics = RunMetrics(
+        manifest=manifest.path.stem,
+        exit_code=exit_code,
+        started_at=run.started_at,
+        finished_at=run.finished_at if rows is not None else datetime.now(UTC),
+        entries=plan_entries(rows or (), PLAN_ACTIONS),
+        http_statuses=run.statuses,
+    )
+    await asyncio.to_thread(publish_plan_metrics, metrics, sinks)  # blocking file and HTTP I/O
