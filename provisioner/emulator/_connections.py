@@ -194,7 +194,7 @@ async def create_connection(request: web.Request) -> web.Response:
             updated_by=by,
             updated_client=caller.client_id,
             etag=new_etag(),
-            in_use=False,
+            in_use=name in state.plan.in_use_names,
             auth=target,
         )
     )

@@ -155,6 +155,8 @@ class FaultPlan:
             Basic Authentication.
         list_lag: seconds a new connection stays out of ``GET /connections`` listings (and a
             deleted one stays in them); reads by id are never behind.
+        in_use_names: connections created under these names are used by a flow: deleting
+            one answers FLOW-1418-400 (a rollback's refusal, rehearsed).
     """
 
     latency_ms: float = 0.0
@@ -173,6 +175,7 @@ class FaultPlan:
     seed: int | None = None
     region: Region = Region.AZURE
     list_lag: float = 0.0
+    in_use_names: frozenset[str] = frozenset()
 
     def __post_init__(self) -> None:
         _check_non_negative("latency_ms", self.latency_ms)
@@ -193,6 +196,7 @@ class FaultPlan:
         _check_optional_text("client_secret", self.client_secret)
         _check_optional_text("org", self.org)
         object.__setattr__(self, "unreachable_hosts", frozenset(self.unreachable_hosts))
+        object.__setattr__(self, "in_use_names", frozenset(self.in_use_names))
         try:
             object.__setattr__(self, "region", Region(self.region))
         except ValueError:

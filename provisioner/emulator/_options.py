@@ -119,6 +119,13 @@ def add_emulator_arguments(parser: argparse.ArgumentParser) -> None:
         metavar="S",
         help="listings show a new (or deleted) connection S seconds late; reads by id at once",
     )
+    add(
+        "--in-use",
+        action="append",
+        default=[],
+        metavar="NAME",
+        help="a connection created under NAME is used by a flow: deleting it answers FLOW-1418-400",
+    )
     add("--seed", type=int, default=None, help="seed for --error-rate and --reset-rate")
     add(
         "--region",
@@ -152,6 +159,7 @@ def plan_from_args(ns: argparse.Namespace) -> FaultPlan:
         seed=ns.seed,
         region=Region(ns.region),
         list_lag=ns.list_lag,
+        in_use_names=frozenset(ns.in_use),
     )
 
 

@@ -2,12 +2,18 @@
 
 from __future__ import annotations
 
+import argparse
 from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
 
-from provisioner.emulator import ORACLE_SPEC_ID, RunningEmulator
+from provisioner.emulator import (
+    ORACLE_SPEC_ID,
+    RunningEmulator,
+    add_emulator_arguments,
+    plan_from_args,
+)
 from tests.emulator_caller import EmulatorCaller, Reply, oracle_body, serving
 from tests.helpers import js
 
@@ -120,6 +126,24 @@ async def test_delete_refuses_in_use_then_deletes(
     again = await caller.flow("DELETE", f"{CONNECTIONS}/{connection_id}", token=token)
     assert again.status == 404
     assert emu.store.connections() == []
+
+
+async def test_the_in_use_option_makes_a_named_connection_undeletable() -> None:
+    """``--in-use NAME``: what a flow using the connection does to a DELETE, for anyone
+    rehearsing a rollback against the standalone emulator."""
+    parser = argparse.ArgumentParser()
+    add_emulator_arguments(parser)
+    plan = plan_from_args(parser.parse_args(["--in-use", "busy", "--in-use", "also-busy"]))
+    assert plan.in_use_names == {"busy", "also-busy"}
+    async with serving(plan) as (emu, caller):
+        token = await caller.access_token()
+        busy = str((await create(caller, token, "busy")).field("id"))
+        free = str((await create(caller, token, "free")).field("id"))
+        refused = await caller.flow("DELETE", f"{CONNECTIONS}/{busy}", token=token)
+        assert (refused.status, flow_code(refused)) == (400, "FLOW-1418-400")
+        deleted = await caller.flow("DELETE", f"{CONNECTIONS}/{free}", token=token)
+        assert deleted.status == 204
+        assert [c.name for c in emu.store.connections()] == ["busy"]
 
 
 async def test_connection_test_reports_unreachable_hosts(caller: EmulatorCaller) -> None:
