@@ -17,6 +17,7 @@ from typing import Final, Protocol
 
 import structlog
 
+from provisioner.cli._exits import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK
 from provisioner.cli._progress import make_observer
 from provisioner.cli._sinks import metrics_sinks, publish_plan, publish_run
 from provisioner.engine import (
@@ -60,10 +61,6 @@ from provisioner.settings import (
 )
 
 __all__ = [
-    "EXIT_FAILED",
-    "EXIT_INTERRUPTED",
-    "EXIT_OK",
-    "EXIT_USAGE",
     "apply_command",
     "explore_command",
     "plan_command",
@@ -73,10 +70,6 @@ __all__ = [
 
 log = structlog.get_logger(__name__)
 
-EXIT_OK: Final = 0
-EXIT_FAILED: Final = 1
-EXIT_USAGE: Final = 2
-EXIT_INTERRUPTED: Final = 130
 STATE_ENV: Final = "PROVISIONER_STATE"  # the state's path or URL when --state is not given
 _EMULATOR_CLIENT: Final = "provisioner-emulator"
 _EMULATOR_ORG: Final = "EMULATOR0000000000000000@AdobeOrg"
@@ -253,7 +246,7 @@ def _write_outputs(report: Report, path: Path, fmt: str, hint: str) -> None:
 async def apply_command(
     args: argparse.Namespace, manifest: Manifest, env: Mapping[str, str]
 ) -> int:
-    sinks = metrics_sinks(args, env)
+    sinks = metrics_sinks(args, env, command="apply")
     async with _target(args, manifest.path.parent, env) as settings:
         observer = make_observer(not args.no_progress, stream=sys.stderr)
         run = ApplyRun(manifest, settings, _options(args), observer=observer)
@@ -267,16 +260,16 @@ async def apply_command(
 
 
 async def plan_command(args: argparse.Namespace, manifest: Manifest, env: Mapping[str, str]) -> int:
-    sinks = metrics_sinks(args, env, plan=True)
+    sinks = metrics_sinks(args, env, command="plan")
     async with _target(args, manifest.path.parent, env) as settings:
         run = Run(PlanStrategy(manifest, _options(args)), settings)
         try:
             rows = await run.execute()
         except EntryError:  # exit 1 (main says why); the gauges say so too
-            await publish_plan(manifest, run, None, sinks, exit_code=EXIT_FAILED)
+            await publish_plan(manifest, run, None, sinks)
             raise
     write_plan(rows, sys.stdout)
-    await publish_plan(manifest, run, rows, sinks, exit_code=EXIT_OK)
+    await publish_plan(manifest, run, rows, sinks)
     return EXIT_OK
 
 
@@ -339,7 +332,7 @@ async def rollback_command(args: argparse.Namespace, env: Mapping[str, str]) -> 
     base_dir = Path(report.manifest).parent
     if args.report is not None:
         check_writable(args.report)
-    sinks = metrics_sinks(args, env)
+    sinks = metrics_sinks(args, env, command="rollback")
     async with _target(args, base_dir, env) as settings:
         observer = make_observer(not args.no_progress, stream=sys.stderr, description="rollback")
         run = rollback_run(report, settings, observer=observer)

@@ -17,16 +17,13 @@ from typing import NoReturn
 from provisioner import __version__
 from provisioner.cli import _gctune as gctune
 from provisioner.cli._commands import (
-    EXIT_FAILED,
-    EXIT_INTERRUPTED,
-    EXIT_OK,
-    EXIT_USAGE,
     apply_command,
     explore_command,
     plan_command,
     rollback_command,
     state_copy_command,
 )
+from provisioner.cli._exits import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE
 from provisioner.cli._logs import LEVELS, configure_logging, default_log_format
 from provisioner.emulator import Region, add_emulator_arguments, plan_from_args
 from provisioner.errors import EntryError, ManifestError, ProvisionerError

@@ -9,6 +9,7 @@ import asyncio
 from collections.abc import Mapping
 from datetime import UTC, datetime
 
+from provisioner.cli._exits import EXIT_FAILED, EXIT_OK
 from provisioner.engine import PLAN_ACTIONS, PlanRow, Run
 from provisioner.manifest import Manifest
 from provisioner.reports import (
@@ -27,13 +28,14 @@ __all__ = ["metrics_sinks", "publish_plan", "publish_run"]
 
 
 def metrics_sinks(
-    args: argparse.Namespace, env: Mapping[str, str], *, plan: bool = False
+    args: argparse.Namespace, env: Mapping[str, str], *, command: str
 ) -> MetricsSinks:
-    """``--metrics-file`` and ``--pushgateway`` (or its variable), checked before anything is
-    sent: an unusable path or URL, or a file of another command's gauges, is a ConfigError."""
+    """``--metrics-file`` and ``--pushgateway`` (or its variable) of ``command``, checked
+    before anything is sent: an unusable path or URL, or a file holding what the run would
+    wipe out (``check_metrics_file``), is a ConfigError."""
     if args.metrics_file is not None:
         check_writable(args.metrics_file, what="the metrics", option="--metrics-file")
-        check_metrics_file(args.metrics_file, plan=plan)
+        check_metrics_file(args.metrics_file, command=command)
     return MetricsSinks(file=args.metrics_file, pushgateway=pushgateway_url(args.pushgateway, env))
 
 
@@ -50,16 +52,14 @@ async def publish_plan(
     run: Run[list[PlanRow]],
     rows: list[PlanRow] | None,
     sinks: MetricsSinks,
-    *,
-    exit_code: int,
 ) -> None:
     """Plan's own gauges to each sink (a failing one is a warning). ``rows`` is None when no
-    plan was made (the API failed outside any entry), so no row is counted."""
+    plan was made (the API failed outside any entry: exit 1), so no row is counted."""
     if sinks.file is None and sinks.pushgateway is None:
         return
     metrics = RunMetrics(
         manifest=manifest.path.stem,
-        exit_code=exit_code,
+        exit_code=EXIT_OK if rows is not None else EXIT_FAILED,
         started_at=run.started_at,
         finished_at=run.finished_at if rows is not None else datetime.now(UTC),
         entries=plan_entries(rows or (), PLAN_ACTIONS),

@@ -17,7 +17,7 @@ import http.client
 import json
 import urllib.request
 from collections import Counter
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -204,15 +204,14 @@ def _success_in_text(text: str, manifest: str) -> float | None:
 
 def _success_in_file(path: Path, manifest: str) -> float | None:
     """The success time the textfile holds for ``manifest``; None when there is none (no file
-    yet, or one that does not parse: it is replaced, with a warning)."""
+    yet, or one that does not parse: it is replaced)."""
     try:
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
         return None
     try:
         return _success_in_text(text, manifest)
-    except ValueError:  # not the exposition format (the parser's only complaint)
-        log.warning("metrics_file_unparsable", path=str(path))
+    except ValueError:  # not the exposition format: replaced (``check_metrics_file`` warned)
         return None
 
 
@@ -265,26 +264,42 @@ def push_metrics(run: RunMetrics, url: str, *, timeout: float = PUSH_TIMEOUT) ->
     push_registry(url, registry, grouping, timeout=timeout)
 
 
-def check_metrics_file(path: Path, *, plan: bool = False) -> None:
-    """Refuse a ``--metrics-file`` that holds gauges of another command: plan's in the file of
-    apply (or rollback), apply's in plan's, or anyone else's in either. The file is replaced
-    whole, so they would be lost. A missing file, or one that does not parse, is fine (it is
-    replaced, with a warning).
-
-    Raises:
-        ConfigError: naming the path and a gauge it holds.
-    """
+def _families_in(path: Path) -> Iterator[Metric]:
+    """The metric families a textfile holds, as far as it parses; none when there is no file.
+    A file that does not parse (all or part of it) is a ``metrics_file_unparsable`` warning:
+    the run replaces it."""
     try:
         text = path.read_text(encoding="utf-8")
-        names = [family.name for family in metric_families(text)]
-    except (OSError, ValueError):  # none yet, or not the exposition format
+    except OSError:  # none yet (one that cannot be read is a warning when it is written)
         return
-    other = [n for n in names if not n.startswith(_PREFIX) or n.startswith(_PLAN_PREFIX) != plan]
-    if other:
-        own, theirs = ("plan", "apply's") if plan else ("apply", "plan's")
+    try:
+        yield from metric_families(text)
+    except ValueError:  # not the exposition format (the parser's only complaint)
+        log.warning("metrics_file_unparsable", path=str(path))
+
+
+def check_metrics_file(path: Path, *, command: str) -> None:
+    """Refuse a ``--metrics-file`` that holds what the run would wipe out when it replaces
+    the file: another exporter's metrics, or the other command's gauges (plan's in the file
+    of apply or rollback, apply's in plan's). What a file holds before a line that does not
+    parse is judged all the same. (Another manifest's gauges of the same command are replaced:
+    one file per manifest, as the docs say.)
+
+    Raises:
+        ConfigError: naming the path and what it holds.
+    """
+    plan = command == "plan"
+    for family in _families_in(path):
+        name = family.name
+        if not name.startswith(_PREFIX):
+            why = "another exporter's metric"
+        elif name.startswith(_PLAN_PREFIX) != plan:
+            why = "an apply gauge" if plan else "a plan gauge"
+        else:
+            continue
         raise ConfigError(
-            f"{path}: holds {other[0]}, not {'a plan' if plan else 'an apply'} gauge; give "
-            f"{own}'s --metrics-file a file of its own ({theirs} would be replaced)"
+            f"{path}: holds {name}, {why}; give {command}'s --metrics-file a file of its own"
+            " (this run would replace what it holds)"
         )
 
 

@@ -164,9 +164,7 @@ async def test_an_unusable_metrics_file_or_pushgateway_is_refused_before_anythin
         over_plans = await run_cli(*base, "--metrics-file", str(plans), env=env)
         assert emu.stats.total == 0  # nothing was sent, not even a token request
     assert over_plans.code == 2
-    assert (
-        "plan.prom: holds provisioner_plan_run_exit_code, not an apply gauge" in over_plans.stderr
-    )
+    assert "plan.prom: holds provisioner_plan_run_exit_code, a plan gauge" in over_plans.stderr
     assert plans.read_text(encoding="utf-8") == plan_gauges  # plan's file is left as it was
     assert bad_path.code == 2
     assert "cannot write the metrics there" in bad_path.stderr
@@ -201,6 +199,31 @@ def test_apply_then_rollback_in_process_with_both_sinks(
         dict(k)["code"]: v for (n, k), v in textfile.items() if n == "provisioner_http_responses"
     }
     assert http == {"204": 2}
+
+
+def test_rollback_refuses_plans_textfile_and_undoes_nothing(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("DB_PASSWORD", "db-password")
+    manifest = write_manifest(tmp_path / "kept.yaml", ["hr"])
+    report = tmp_path / "r.json"
+    assert (
+        main(["apply", str(manifest), "--emulator", "--no-progress", "--report", str(report)]) == 0
+    )
+    plans = tmp_path / "plan.prom"
+    plan_gauges = "# TYPE provisioner_plan_run_exit_code gauge\nprovisioner_plan_run_exit_code 0\n"
+    plans.write_text(plan_gauges, encoding="utf-8")
+    capsys.readouterr()
+    undo = ["rollback", str(report), "--emulator", "--yes", "--metrics-file", str(plans)]
+    assert main(undo) == 2
+    err = capsys.readouterr().err
+    assert "plan.prom: holds provisioner_plan_run_exit_code, a plan gauge" in err
+    assert "give rollback's --metrics-file a file of its own" in err
+    assert plans.read_text(encoding="utf-8") == plan_gauges
+    # nothing was undone: the same rollback without the file deletes the connection
+    undone = tmp_path / "undone.json"
+    assert main([*undo[:-2], "--no-progress", "--report", str(undone)]) == 0
+    assert json.loads(undone.read_text(encoding="utf-8"))["summary"]["deleted"] == 1
 
 
 async def test_a_stopped_run_writes_exit_130_and_keeps_the_success_time(tmp_path: Path) -> None:

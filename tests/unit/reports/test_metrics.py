@@ -3,6 +3,7 @@ success time that moves only on exit 0, and sinks that fail without raising."""
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -133,36 +134,66 @@ def test_the_textfile_keeps_the_last_success_across_failed_runs(tmp_path: Path) 
     assert sorted(p.name for p in path.parent.iterdir()) == ["provisioner.prom"]  # no temp left
 
 
+def _check(path: Path, command: str = "apply") -> None:
+    check_metrics_file(path, command=command)
+
+
 @pytest.mark.parametrize(
-    ("held", "gauge"),
+    ("held", "why"),
     [
-        ("# TYPE provisioner_plan_run_exit_code gauge\nprovisioner_plan_run_exit_code 0\n", "plan"),
-        ("# TYPE node_load1 gauge\nnode_load1 0.5\n", "node_load1"),
+        (
+            "# TYPE provisioner_plan_run_exit_code gauge\nprovisioner_plan_run_exit_code 0\n",
+            "holds provisioner_plan_run_exit_code, a plan gauge",
+        ),
+        ("# TYPE node_load1 gauge\nnode_load1 0.5\n", "holds node_load1, another exporter's"),
+        ("node_load1 1\nbroken {\n", "holds node_load1, another exporter's"),  # read so far
     ],
-    ids=["plans", "someone_elses"],
+    ids=["plans", "another_exporters", "then_unparsable"],
 )
-def test_a_textfile_of_other_gauges_is_refused_for_apply(
-    tmp_path: Path, held: str, gauge: str
+def test_a_textfile_holding_what_apply_would_wipe_out_is_refused(
+    tmp_path: Path, held: str, why: str
 ) -> None:
-    """apply (and rollback) replace the whole file: plan's gauges, or anyone else's, would be
-    lost, so such a file is refused before the run; apply's own, or none yet, is not."""
+    """apply (and rollback) replace the whole file: plan's gauges or another exporter's would
+    be lost, so such a file is refused before the run."""
     path = tmp_path / "shared.prom"
-    check_metrics_file(path)
-    publish_metrics(_metrics(0), MetricsSinks(file=path))
-    check_metrics_file(path)
     path.write_text(held, encoding="utf-8")
-    with pytest.raises(
-        ConfigError, match=f"shared.prom: holds (provisioner_)?{gauge}.*not an apply"
-    ):
-        check_metrics_file(path)
+    with pytest.raises(ConfigError, match="^" + re.escape(f"{path}: {why}")):
+        _check(path)
+    with pytest.raises(ConfigError, match="give rollback's --metrics-file a file of its own"):
+        _check(path, "rollback")
+
+
+@pytest.mark.parametrize(
+    "held",
+    [
+        "",
+        "# HELP provisioner_run_exit_code The last run's exit code.\n",
+        'provisioner_run_exit_code{manifest="nightly"} 0\n',
+        'provisioner_run_exit_code{manifest="weekly"} 0\n',  # one file per manifest: replaced
+    ],
+    ids=["empty", "help_only", "its_own", "another_manifests"],
+)
+def test_apply_takes_its_own_file_an_empty_one_or_none(tmp_path: Path, held: str) -> None:
+    _check(tmp_path / "none-yet.prom")
+    path = tmp_path / "own.prom"
+    path.write_text(held, encoding="utf-8")
+    with capture_logs() as logs:
+        _check(path)
+    assert logs == []
+    publish_metrics(_metrics(0), MetricsSinks(file=path))  # as written by a run of its own
+    _check(path)
 
 
 def test_a_textfile_that_does_not_parse_is_replaced_with_a_warning(tmp_path: Path) -> None:
     path = tmp_path / "provisioner.prom"
     path.write_text("this is { not the exposition format\n", encoding="utf-8")
     with capture_logs() as logs:
-        publish_metrics(_metrics(1), MetricsSinks(file=path))
-    assert [e["event"] for e in logs] == ["metrics_file_unparsable"]
+        _check(path)  # before the run: the warning
+        _check(path, "plan")
+        publish_metrics(_metrics(1), MetricsSinks(file=path))  # after it: replaced
+    assert [(e["event"], e["log_level"]) for e in logs] == [
+        ("metrics_file_unparsable", "warning")
+    ] * 2
     assert _success(_samples(path.read_text())) == 0.0
 
 

@@ -84,13 +84,13 @@ def test_the_plan_gauges_have_their_own_names_and_labels() -> None:
 
 
 def test_a_textfile_of_other_gauges_is_refused_and_a_plans_own_is_not(tmp_path: Path) -> None:
-    check_metrics_file(tmp_path / "none-yet.prom", plan=True)
+    check_metrics_file(tmp_path / "none-yet.prom", command="plan")
     garbage = tmp_path / "garbage.prom"
     garbage.write_text("this is { not the format\n", encoding="utf-8")
-    check_metrics_file(garbage, plan=True)  # replaced, as apply replaces one
+    check_metrics_file(garbage, command="plan")  # replaced, as apply replaces one
     own = tmp_path / "plan.prom"
     publish_plan_metrics(_plan(), MetricsSinks(file=own))
-    check_metrics_file(own, plan=True)
+    check_metrics_file(own, command="plan")
     applys = tmp_path / "apply.prom"
     applys.write_text(
         "# TYPE provisioner_last_success_timestamp_seconds gauge\n"
@@ -98,7 +98,7 @@ def test_a_textfile_of_other_gauges_is_refused_and_a_plans_own_is_not(tmp_path: 
         encoding="utf-8",
     )
     with pytest.raises(ConfigError, match="holds provisioner_last_success_timestamp_seconds"):
-        check_metrics_file(applys, plan=True)
+        check_metrics_file(applys, command="plan")
 
 
 def test_a_failing_sink_is_a_warning_as_for_apply(tmp_path: Path) -> None:
