@@ -6,17 +6,14 @@ read and write rows; this module keeps the guarantees the same for both:
 
 - intent rows are committed before the first create of a run is sent (``intend``);
 - outcome rows are written and committed in groups, at most ``COMMIT_EVERY`` seconds late;
-- the fingerprint is an HMAC-SHA256 under a random key kept in the state, so no row holds a
-  secret;
+- the fingerprint (``_fingerprint``) is an HMAC-SHA256 under a random key kept in the state,
+  so no row holds a secret;
 - the run lock is tried once, or polled with backoff for up to ``--wait-lock`` seconds.
 """
 
 from __future__ import annotations
 
 import asyncio
-import hashlib
-import hmac
-import json
 import sqlite3
 import time
 from abc import ABC, abstractmethod
@@ -29,6 +26,7 @@ from urllib.parse import urlsplit
 
 import structlog
 
+from provisioner.engine._fingerprint import Fingerprinter
 from provisioner.errors import ConfigError
 from provisioner.manifest import DatabaseSpec
 from provisioner.reports import Outcome, Result
@@ -150,11 +148,6 @@ def now_text() -> str:
     return datetime.now(UTC).isoformat(timespec="milliseconds")
 
 
-# the fingerprint's encoder, built once (json.dumps builds one per call)
-_FIELDS: Final = json.JSONEncoder(ensure_ascii=False)
-_CONNECTION_STRING_FORM: Final = "ConnectionString"  # its fingerprints keep the first format
-
-
 def _entry(row: Sequence[object]) -> StateEntry:
     name, connection_id, outcome, attempts, last_error, fingerprint, ours = row
     return StateEntry(
@@ -180,8 +173,7 @@ class BufferedState(ABC):
     def _use_key(self, key: bytes) -> None:
         """The fingerprints' key from now on (a state copy brings its source's)."""
         self._key = key
-        # keyed once: a copy per fingerprint skips OpenSSL's per-call digest lookup (3x faster)
-        self._mac = hmac.new(key, digestmod=hashlib.sha256)
+        self._fingerprinter = Fingerprinter(key)
 
     # --- the backend's primitives ------------------------------------------------------------
 
@@ -298,25 +290,8 @@ class BufferedState(ABC):
         self._last_commit = time.monotonic()
 
     def fingerprint(self, spec: DatabaseSpec, form: str | None = None) -> str:
-        """HMAC of everything that goes into the connection; no secret can be read back.
-
-        ``form`` is the auth form sent (its specName). The connection-string form keeps the
-        format of earlier versions; the Basic form adds itself, the schema and tls."""
-        fields: list[object] = [
-            spec.host,
-            spec.port,
-            spec.sid,
-            spec.service_name,
-            spec.user,
-            spec.password.reveal(),
-            spec.description,
-        ]
-        if form is not None and form != _CONNECTION_STRING_FORM:
-            fields += [form, spec.schema, spec.tls]
-        message = _FIELDS.encode(fields).encode()
-        mac = self._mac.copy()
-        mac.update(message)
-        return mac.hexdigest()
+        """The entry's fingerprint under this state's key (``Fingerprinter.of``)."""
+        return self._fingerprinter.of(spec, form)
 
     def entries(self, target: str) -> dict[str, StateEntry]:
         self.commit()

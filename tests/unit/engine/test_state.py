@@ -15,6 +15,7 @@ from pathlib import Path
 import psycopg
 import pytest
 
+from provisioner.engine._fingerprint import Fingerprinter
 from provisioner.engine._state import RunLock, StateEntry, StateStore, open_state_at
 from provisioner.engine._statebase import SCHEMA_VERSION, BufferedState
 from provisioner.errors import ConfigError, LockedError
@@ -178,6 +179,16 @@ def test_a_loaded_dump_brings_its_fingerprint_key(
         assert store.fingerprint(spec("fin")) != wanted
         store.load(dump)
         assert store.fingerprint(spec("fin")) == wanted
+
+
+def test_the_fingerprint_key_shows_in_no_repr() -> None:
+    """The key verifies guessed passwords against the state's fingerprints: like a secret, it
+    never shows (a canary key)."""
+    key = b"canary-key-0123456789abcdef"
+    fingerprinter = Fingerprinter(key)
+    assert "canary" not in repr(fingerprinter)
+    entry = spec("fin")
+    assert fingerprinter.of(entry) == Fingerprinter(key).of(entry) != Fingerprinter(b"k").of(entry)
 
 
 def test_fingerprint_format_is_that_of_earlier_versions(state_location: Path | str) -> None:
