@@ -1,5 +1,6 @@
 """Shared fixtures: a clean environment and structlog config, an emulator on a free port,
-settings aimed at it."""
+settings aimed at it, and the log events of a test (``info_logs``: every level, with the
+context variables merged in)."""
 
 from __future__ import annotations
 
@@ -10,6 +11,8 @@ from pathlib import Path
 
 import pytest
 import structlog
+from structlog.testing import capture_logs
+from structlog.typing import EventDict
 
 from provisioner.emulator._faults import FaultPlan
 from provisioner.emulator._server import RunningEmulator, running_emulator
@@ -84,3 +87,10 @@ def emu(served: tuple[RunningEmulator, EmulatorCaller]) -> RunningEmulator:
 def caller(served: tuple[RunningEmulator, EmulatorCaller]) -> EmulatorCaller:
     """The caller of a module's ``served`` fixture."""
     return served[1]
+
+
+@pytest.fixture
+def info_logs() -> Iterator[list[EventDict]]:
+    structlog.configure(wrapper_class=structlog.make_filtering_bound_logger(logging.DEBUG))
+    with capture_logs(processors=[structlog.contextvars.merge_contextvars]) as logs:
+        yield logs

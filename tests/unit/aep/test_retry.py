@@ -3,16 +3,12 @@
 
 from __future__ import annotations
 
-import logging
 import random
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 
 import pytest
-import structlog
 from hypothesis import given
 from hypothesis import strategies as st
-from structlog.testing import capture_logs
 from structlog.typing import EventDict
 
 from provisioner.aep._retry import (
@@ -38,13 +34,6 @@ class TopRng:
     def uniform(self, a: float, b: float, /) -> float:
         self.ranges.append((a, b))
         return b
-
-
-@pytest.fixture
-def info_logs() -> Iterator[list[EventDict]]:
-    structlog.configure(wrapper_class=structlog.make_filtering_bound_logger(logging.DEBUG))
-    with capture_logs(processors=[structlog.contextvars.merge_contextvars]) as logs:
-        yield logs
 
 
 # --- backoff_delay ---------------------------------------------------------------------------

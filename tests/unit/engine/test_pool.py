@@ -4,13 +4,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import logging
 import random
-from collections.abc import Awaitable, Callable, Iterator, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 
 import pytest
-import structlog
-from structlog.testing import capture_logs
 from structlog.typing import EventDict
 
 from provisioner.aep._retry import RetryBudget
@@ -103,13 +100,6 @@ class Harness:
         by_name = {r.name: r for r in self.results}
         assert len(by_name) == len(self.results) == len(todo), "one result per job"
         return by_name
-
-
-@pytest.fixture
-def info_logs() -> Iterator[list[EventDict]]:
-    structlog.configure(wrapper_class=structlog.make_filtering_bound_logger(logging.DEBUG))
-    with capture_logs(processors=[structlog.contextvars.merge_contextvars]) as logs:
-        yield logs
 
 
 def server_error(message: str = "service unavailable", status: int = 503) -> RetryableError:
