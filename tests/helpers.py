@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import json
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from provisioner.aep import JsonBody
 from provisioner.manifest._load import DatabaseSpec, Manifest
 from provisioner.secrets import Secret
 from tests.emulator_caller import Reply
@@ -20,6 +23,12 @@ def spec(name: str, *, password: str = "pw", **fields: object) -> DatabaseSpec:
     }
     values.update(fields)
     return DatabaseSpec(name=name, password=Secret(password), **values)  # type: ignore[arg-type]
+
+
+def sent_name(body: Mapping[str, object] | JsonBody) -> str:
+    """The entry name in a create's body, whether given as a mapping or encoded beforehand."""
+    data = json.loads(body.data) if isinstance(body, JsonBody) else body
+    return str(data["name"])
 
 
 def manifest(tmp_path: Path, specs: list[DatabaseSpec], *, sandbox: str = "prod") -> Manifest:

@@ -28,6 +28,7 @@ from provisioner.aep._explore import (
 )
 from provisioner.aep._pacing import RateController, Sleep
 from provisioner.aep._retry import Attempts, Retrier, RetryBudget
+from provisioner.aep._wire import JsonBody, encode_json
 
 __all__ = [
     "Attempts",
@@ -38,6 +39,7 @@ __all__ = [
     "ExploredColumn",
     "ExploredTable",
     "FlowClient",
+    "JsonBody",
     "OracleSpec",
     "RateController",
     "Retrier",
@@ -47,6 +49,7 @@ __all__ = [
     "check_entries",
     "choose_auth",
     "connection_body",
+    "encode_json",
     "explore_columns",
     "explore_tables",
     "oracle_connection_string",

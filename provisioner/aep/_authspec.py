@@ -222,12 +222,16 @@ def _form_issue(file: str, spec: DatabaseSpec, chosen: ChosenAuth) -> ManifestIs
     return None
 
 
-def check_entries(file: str, specs: Sequence[DatabaseSpec], chosen: ChosenAuth) -> None:
+def check_entries(
+    file: str, specs: Sequence[DatabaseSpec], chosen: ChosenAuth
+) -> list[dict[str, object]]:
     """Every entry's params in the chosen form, against that form's schema in the org's spec.
+    Returns the params checked, one per entry in order: what a create then sends.
 
     Raises:
         ManifestError: every mismatch, each naming the entry and the field.
     """
+    checked: list[dict[str, object]] = []
     issues: list[ManifestIssue] = []
     ignored = [s.name for s in specs if s.schema is not None]
     if chosen.form is AuthForm.CONNECTION_STRING and ignored:  # one line, however many
@@ -239,6 +243,9 @@ def check_entries(file: str, specs: Sequence[DatabaseSpec], chosen: ChosenAuth) 
         if issue is not None:
             issues.append(issue)
             continue
-        issues.extend(_issues(file, spec, chosen, auth_params(spec, chosen.form)))
+        params = auth_params(spec, chosen.form)
+        issues.extend(_issues(file, spec, chosen, params))
+        checked.append(params)
     if issues:
         raise ManifestError(issues)
+    return checked

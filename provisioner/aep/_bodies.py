@@ -3,6 +3,8 @@ a password is revealed, and only into a body that goes straight to the HTTP clie
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 from provisioner.aep._authform import AuthForm
 from provisioner.aep._connstring import oracle_connection_string
 from provisioner.manifest import DatabaseSpec
@@ -46,13 +48,19 @@ def auth_params(
 
 
 def connection_body(
-    spec: DatabaseSpec, form: AuthForm = AuthForm.CONNECTION_STRING
+    spec: DatabaseSpec,
+    form: AuthForm = AuthForm.CONNECTION_STRING,
+    *,
+    params: Mapping[str, object] | None = None,
 ) -> dict[str, object]:
-    """``POST /connections`` body for an Oracle base connection."""
+    """``POST /connections`` body for an Oracle base connection: with ``params`` when given
+    (the entry's, as the spec check checked them), else the entry's ``auth_params``."""
     body: dict[str, object] = {"name": spec.name}
     if spec.description is not None:
         body["description"] = spec.description
-    body["auth"] = {"specName": form.value, "params": auth_params(spec, form)}
+    if params is None:
+        params = auth_params(spec, form)
+    body["auth"] = {"specName": form.value, "params": params}
     body["connectionSpec"] = {"id": ORACLE_SPEC_ID, "version": ORACLE_SPEC_VERSION}
     return body
 

@@ -34,9 +34,11 @@ from provisioner.aep._connections import Connection, Created, connection_of, pag
 from provisioner.aep._pacing import Pacer
 from provisioner.aep._retry import Retrier, parse_retry_after
 from provisioner.aep._wire import (
+    JsonBody,
     Response,
     declared,
     dumps,
+    encode_json,
     json_or_text,
     kept_headers,
     transport_error,
@@ -220,6 +222,10 @@ class FlowClient:
     ) -> Response:
         all_headers = request_headers(self._config.credentials, token, call.sandbox)
         all_headers["x-request-id"] = f"{self._id_prefix}-{next(self._ids)}"
+        data = None
+        if call.json is not None:
+            data = encode_json(call.json).data
+            all_headers["Content-Type"] = "application/json"
         if headers:
             all_headers.update(headers)
         slot = await self._pacer.acquire()
@@ -227,7 +233,7 @@ class FlowClient:
         started = time.monotonic()
         try:
             async with self.session.request(
-                call.method, call.url, json=call.json, params=call.params, headers=all_headers
+                call.method, call.url, data=data, params=call.params, headers=all_headers
             ) as resp:
                 body = declared(await resp.read(), resp.charset)
                 status, resp_headers = resp.status, kept_headers(resp.headers)
@@ -268,8 +274,11 @@ class FlowClient:
             str(error), status=resp.status, code=error.code, request_id=error.request_id
         )
 
-    async def create_connection(self, body: Mapping[str, object], *, sandbox: str) -> Created:
-        """``POST /connections`` with ``body`` in ``sandbox``: the new connection's id and etag."""
+    async def create_connection(
+        self, body: Mapping[str, object] | JsonBody, *, sandbox: str
+    ) -> Created:
+        """``POST /connections`` with ``body`` (or its JSON, encoded once for every attempt)
+        in ``sandbox``: the new connection's id and etag."""
         resp = await self.request("create", "POST", "/connections", sandbox=sandbox, json=body)
         data = resp.body if isinstance(resp.body, dict) else {}
         conn_id = data.get("id")

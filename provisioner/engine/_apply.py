@@ -93,10 +93,11 @@ class ApplyStrategy:
 
     async def act(self, run: Run[Report]) -> None:
         try:  # the auth form first: a spec or an entry that does not fit stops the run here
-            self._form = await choose_form(run.client, run.settings, self.manifest, self._chosen)
+            checked = await choose_form(run.client, run.settings, self.manifest, self._chosen)
         except EntryError as exc:
             self._not_listed(run, exc, what="the Oracle connection spec", event="spec_failed")
             return
+        self._form = checked.form
         self._fingerprints = fingerprints(run.state, self._chosen, self._form.value)
         try:
             inventory = await list_inventory(run.client, {j.sandbox for j in self._chosen})
@@ -121,6 +122,7 @@ class ApplyStrategy:
         if run.interrupted:
             return
         self._intend(run, work)
+        reconciler.provisioner.prepare(work, checked.params)
         log.info(
             "work_started",
             create=sum(j.kind is JobKind.CREATE for j in work),

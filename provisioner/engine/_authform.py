@@ -4,25 +4,42 @@ connection of another form is reported, never rewritten into this run's form."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 
 import structlog
 
 from provisioner.aep import AuthForm, Connection, FlowClient, check_entries, read_auth
-from provisioner.engine._domain import Job
+from provisioner.engine._domain import EntryKey, Job
 from provisioner.engine._statebase import State
 from provisioner.manifest import Manifest
 from provisioner.settings import Settings
 
-__all__ = ["choose_form", "form_conflict", "only", "wanted_fingerprint", "warn_other_forms"]
+__all__ = [
+    "CheckedForm",
+    "choose_form",
+    "form_conflict",
+    "only",
+    "wanted_fingerprint",
+    "warn_other_forms",
+]
 
 log = structlog.get_logger(__name__)
 
 
+@dataclass(frozen=True, slots=True, kw_only=True)
+class CheckedForm:
+    """The form this run sends, and each checked entry's params in it (by entry key; they
+    hold passwords, so the repr leaves them out)."""
+
+    form: AuthForm
+    params: Mapping[EntryKey, Mapping[str, object]] = field(repr=False)
+
+
 async def choose_form(
     client: FlowClient, settings: Settings, manifest: Manifest, jobs: Sequence[Job]
-) -> AuthForm:
-    """The form this run sends.
+) -> CheckedForm:
+    """The form this run sends, and each entry's params in it, checked.
 
     Raises:
         ConfigError: the spec is absent, offers neither form, or not the one ``--auth`` forces.
@@ -30,9 +47,12 @@ async def choose_form(
         ProvisionError: the spec could not be read, after the listing's retries.
     """
     chosen = await read_auth(client, settings.auth, sandbox=settings.default_sandbox)
-    specs = [job.spec for job in jobs if job.spec is not None]
-    check_entries(str(manifest.path), specs, chosen)
-    return chosen.form
+    entries = [(job.key, job.spec) for job in jobs if job.spec is not None]
+    checked = check_entries(str(manifest.path), [spec for _, spec in entries], chosen)
+    return CheckedForm(
+        form=chosen.form,
+        params={key: params for (key, _), params in zip(entries, checked, strict=True)},
+    )
 
 
 def form_conflict(found: Connection | None, form: AuthForm) -> str | None:

@@ -74,7 +74,7 @@ class PlanStrategy(ReadOnly):
         return [*self._jobs, *self._orphans]
 
     async def act(self, run: Run[list[PlanRow]]) -> None:
-        form = await choose_form(run.client, run.settings, self.manifest, self._chosen)
+        form = (await choose_form(run.client, run.settings, self.manifest, self._chosen)).form
         self._form = form
         self._fingerprints = fingerprints(run.state, self._chosen, form.value)
         inventory = await list_inventory(run.client, {j.sandbox for j in self._chosen})

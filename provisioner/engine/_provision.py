@@ -6,12 +6,20 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Mapping
 from typing import Final
 
 import structlog
 
-from provisioner.aep import AuthForm, FlowClient, Sleep, connection_body, patch_ops
+from provisioner.aep import (
+    AuthForm,
+    FlowClient,
+    JsonBody,
+    Sleep,
+    connection_body,
+    encode_json,
+    patch_ops,
+)
 from provisioner.engine._authform import form_conflict
 from provisioner.engine._converge import foreign_message, judge_copies
 from provisioner.engine._discover import lookup_name
@@ -72,6 +80,18 @@ class ConnectionProvisioner:
         # (sandbox, name) of creates that may have landed unseen -> when the answer was lost
         # (on the clock; -inf: an error answer, looked for once without waiting)
         self._uncertain: dict[EntryKey, float] = {}
+        self._bodies: dict[EntryKey, JsonBody] = {}  # creates' bodies, encoded by ``prepare``
+
+    def prepare(self, jobs: Iterable[Job], params: Mapping[EntryKey, Mapping[str, object]]) -> None:
+        """Encode the creates' bodies before the run, in one pass: from each entry's
+        ``params`` as the spec check checked them (the entry's own where none is given).
+        Each create then sends its body as is, however many attempts it takes."""
+        form = self._form
+        self._bodies = {
+            job.key: encode_json(connection_body(job.spec, form, params=params.get(job.key)))
+            for job in jobs
+            if job.kind is JobKind.CREATE and job.spec is not None
+        }
 
     async def provision(self, job: Job, attempt: int) -> Provisioned:
         if job.kind is JobKind.DELETE:
@@ -98,14 +118,14 @@ class ConnectionProvisioner:
             if found is not None:
                 return found
             del self._uncertain[key]
+        body = self._bodies.get(key) or connection_body(_spec(job), self._form)
         try:
-            created = await self._client.create_connection(
-                connection_body(_spec(job), self._form), sandbox=job.sandbox
-            )
+            created = await self._client.create_connection(body, sandbox=job.sandbox)
         except RetryableError as exc:
             if exc.sent and exc.status != 429:  # it may have landed: look before sending again
                 self._uncertain[key] = self._clock() if answer_lost(exc) else float("-inf")
             raise
+        self._bodies.pop(key, None)  # created: not sent again
         return Provisioned(
             status=Outcome.CREATED,
             connection_id=created.id,

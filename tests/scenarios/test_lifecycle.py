@@ -16,7 +16,7 @@ from provisioner.reports._model import Outcome, Report
 from provisioner.secrets import Secret
 from provisioner.settings import Backoff
 from tests.conftest import EmulatorFactory, make_settings
-from tests.helpers import manifest, many, spec, write_manifest
+from tests.helpers import manifest, many, sent_name, spec, write_manifest
 
 
 async def _apply(
@@ -178,7 +178,7 @@ async def test_intents_outlive_only_creates_whose_outcome_is_unknown(
     real_create = FlowClient.create_connection
 
     async def lose_one(self, body, *, sandbox):
-        if body["name"] == "lost":
+        if sent_name(body) == "lost":
             await real_create(self, body, sandbox=sandbox)  # it lands...
             raise RetryableError("create: HTTP 502", status=502)  # ...the answer does not
         return await real_create(self, body, sandbox=sandbox)

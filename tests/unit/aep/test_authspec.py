@@ -141,6 +141,21 @@ def test_connection_string_body_is_unchanged_by_default() -> None:
 # --- entries against the spec's schema ---------------------------------------------------------
 
 
+@pytest.mark.parametrize("form", ["connection-string", "basic"])
+def test_the_check_returns_the_params_it_checked_in_entry_order(form: str) -> None:
+    """What a create sends is what was checked: one params mapping per entry, in order."""
+    open_forms = body(("Basic Authentication", {}), ("ConnectionString", {}))
+    chosen = choose_auth(parse_oracle_spec(open_forms), form)  # type: ignore[arg-type]
+    entries = [spec("hr", port=1522), spec("fin", password="other"), spec("ops")]
+    checked = check_entries("m.yaml", entries, chosen)
+    assert checked == [auth_params(entry, chosen.form) for entry in entries]
+    with_checked = [
+        connection_body(entry, chosen.form, params=params)
+        for entry, params in zip(entries, checked, strict=True)
+    ]
+    assert with_checked == [connection_body(entry, chosen.form) for entry in entries]
+
+
 def _issues(form: str, *entries: Any) -> list[str]:
     chosen = choose_auth(parse_oracle_spec(BOTH), form)  # type: ignore[arg-type]
     with pytest.raises(ManifestError) as caught:

@@ -23,6 +23,7 @@ from yarl import URL
 
 from provisioner.aep._client import ClientConfig, Connection, Created, FlowClient
 from provisioner.aep._retry import Retrier
+from provisioner.aep._wire import encode_json, json_or_text
 from provisioner.errors import AuthError, PermanentError, RetryableError
 from provisioner.secrets import Secret
 from provisioner.settings import DEFAULT_SCOPES, Backoff, Credentials
@@ -184,7 +185,33 @@ async def test_create_sends_platform_headers_and_json_body(
     assert headers["x-sandbox-name"] == "hr-dev"
     assert headers["Accept"] == "application/json"
     assert re.fullmatch(r"[0-9a-f]{16}-\d+", headers["x-request-id"])  # client id + count
-    assert call.kwargs["json"] == BODY
+    assert headers["Content-Type"] == "application/json"
+    assert json.loads(call.kwargs["data"]) == BODY  # the JSON bytes on the wire
+
+
+async def test_a_body_encoded_beforehand_is_sent_byte_for_byte(
+    client: FlowClient, http: FakeHttp
+) -> None:
+    """A create's body is encoded once before the run; every attempt sends those bytes."""
+    encoded = encode_json(BODY)
+    http.post(CONNECTIONS, status=503, body="busy")
+    http.post(CONNECTIONS, status=201, payload={"id": "c-1"})
+    with pytest.raises(RetryableError):
+        await client.create_connection(encoded, sandbox="prod")
+    await client.create_connection(encoded, sandbox="prod")
+    sent = [c.kwargs["data"] for c in calls(http, "POST", CONNECTIONS)]
+    assert sent == [encoded.data, encoded.data]
+    assert json.loads(encoded.data) == BODY
+
+
+def test_an_encoded_body_shows_only_its_size() -> None:
+    canary = "canary-pw-7f3a9"
+    encoded = encode_json({"auth": {"params": {"password": canary}}})
+    assert canary.encode() in encoded.data
+    assert canary not in repr(encoded)
+    assert canary not in str(encoded)
+    assert repr(encoded) == f"<JsonBody: {len(encoded.data)} bytes>"
+    assert encode_json(encoded) is encoded  # not encoded twice
 
 
 async def test_events_follow_the_logging_configured_before_the_client_is_opened(
@@ -388,6 +415,30 @@ async def test_a_json_answer_in_a_declared_charset_is_read_in_it(
     )
     created = await client.create_connection(BODY, sandbox="prod")
     assert (created.id, created.etag) == ("c-1", "\u00e9t\u00e9")
+
+
+@pytest.mark.parametrize(
+    ("raw", "expected"),
+    [
+        (b'{"id": "c-1", "n": 3}', {"id": "c-1", "n": 3}),  # UTF-8: the usual answer
+        ('{"id": "\u00e9"}'.encode("utf-16"), {"id": "\u00e9"}),  # JSON's own detection
+        ('{"id": "c-1"}'.encode("utf-32-le"), {"id": "c-1"}),
+        (b'\xef\xbb\xbf{"id": "c-1"}', {"id": "c-1"}),  # a UTF-8 BOM
+        # the one difference: an integer beyond 64 bits reads as a float (no API field is one)
+        (b'{"big": 123456789012345678901234567890}', {"big": 1.2345678901234568e29}),
+        (b"<html>oops</html>", "<html>oops</html>"),  # not JSON: the text
+        (b"", None),
+    ],
+)
+def test_an_answer_reads_as_json_loads_read_it(raw: bytes, expected: object) -> None:
+    """orjson reads what it can; anything else ``json.loads`` accepts reads as it always did."""
+    assert json_or_text(raw) == expected
+
+
+def test_an_answer_with_nan_reads_as_json_loads_read_it() -> None:
+    got = json_or_text(b'{"n": NaN}')
+    assert isinstance(got, dict)
+    assert got["n"] != got["n"]  # NaN, which orjson refuses
 
 
 async def test_an_unknown_declared_charset_falls_back_to_json_detection(

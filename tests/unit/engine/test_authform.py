@@ -8,10 +8,17 @@ from pathlib import Path
 
 import pytest
 
-from provisioner.aep import AuthForm, ClientConfig, Connection, FlowClient, RateController
+from provisioner.aep import (
+    AuthForm,
+    ClientConfig,
+    Connection,
+    FlowClient,
+    RateController,
+    auth_params,
+)
 from provisioner.emulator import FaultPlan, RequestKind, running_emulator
-from provisioner.engine._authform import form_conflict
-from provisioner.engine._domain import Action, Decision, Job, JobKind
+from provisioner.engine._authform import CheckedForm, form_conflict
+from provisioner.engine._domain import Action, Decision, EntryKey, Job, JobKind
 from provisioner.engine._plan import PlanRow, write_plan
 from provisioner.engine._provision import ConnectionProvisioner
 from provisioner.errors import PermanentError
@@ -70,6 +77,30 @@ async def test_creates_go_out_in_the_provisioner_form(tmp_path: Path) -> None:
             await provisioner.provision(Job.of(spec("hr", schema="HR"), "prod"), 1)
         (row,) = emu.store.connections()
         assert (row.auth.form, row.auth.schema) == ("Basic Authentication", "HR")
+
+
+async def test_a_prepared_create_sends_the_params_the_check_checked(tmp_path: Path) -> None:
+    """``prepare`` encodes each create's body once, from the params given (the spec
+    check's); a job it was not given is sent with its own params."""
+    async with running_emulator(FaultPlan()) as emu:
+        config = ClientConfig.of(make_settings(emu, tmp_path))
+        async with FlowClient(config, pacer=RateController(1000.0)) as client:
+            provisioner = ConnectionProvisioner(client, auth_form=AuthForm.CONNECTION_STRING)
+            hr, fin = Job.of(spec("hr"), "prod"), Job.of(spec("fin"), "prod")
+            checked = auth_params(spec("hr", host="checked.example.com"))
+            provisioner.prepare([hr], {hr.key: checked})
+            await provisioner.provision(hr, 1)
+            await provisioner.provision(fin, 1)
+        hosts = {row.name: row.auth.host for row in emu.store.connections()}
+    assert hosts == {"hr": "checked.example.com", "fin": "fin.example.com"}
+
+
+def test_the_checked_params_stay_out_of_the_repr() -> None:
+    canary = "canary-pw-51c2"
+    params = auth_params(spec("hr", password=canary))
+    checked = CheckedForm(form=AuthForm.CONNECTION_STRING, params={EntryKey("prod", "hr"): params})
+    assert canary in str(checked.params)
+    assert canary not in repr(checked)
 
 
 def test_write_plan_says_the_form_and_the_notes() -> None:

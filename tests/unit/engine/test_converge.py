@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from structlog.testing import capture_logs
 
-from provisioner.aep import ClientConfig, Connection, RateController
+from provisioner.aep import ClientConfig, Connection, JsonBody, RateController
 from provisioner.aep._client import FlowClient
 from provisioner.cli._main import build_parser, main
 from provisioner.emulator._faults import FaultPlan, RequestKind
@@ -27,7 +27,7 @@ from provisioner.reports._model import Outcome, Report
 from provisioner.settings import Backoff, Timeouts
 from tests.conftest import make_settings
 from tests.emulator_caller import FakeClock
-from tests.helpers import manifest, spec, write_manifest
+from tests.helpers import manifest, sent_name, spec, write_manifest
 
 OURS = "test-client"
 
@@ -100,9 +100,9 @@ async def test_a_lost_create_that_never_landed_is_looked_for_until_the_window_pa
     real_create = FlowClient.create_connection
     lost: list[str] = []
 
-    async def lose_first(self: FlowClient, body: dict[str, object], *, sandbox: str) -> object:
+    async def lose_first(self: FlowClient, body: JsonBody, *, sandbox: str) -> object:
         if not lost:
-            lost.append(str(body["name"]))
+            lost.append(sent_name(body))
             raise RetryableError("create: no answer", status=None)  # and nothing landed
         return await real_create(self, body, sandbox=sandbox)
 
