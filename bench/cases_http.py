@@ -158,21 +158,57 @@ def _medians(samples: list[HttpSample]) -> dict[str, float]:
     }
 
 
-def throughput_case(bench: Bench) -> CaseResult:
-    """N entries, 32 in flight, 50 ms per request: apply and hand-rolled, alternating."""
-    entries = bench.sizes.throughput_entries
+def _alternating(bench: Bench, entries: int, tag: str) -> dict[str, list[HttpSample]]:
+    """Each program ``throughput_reps`` times on ``entries`` entries (32 in flight, 50 ms per
+    request), the order alternating; each run against its own fresh emulator."""
     manifest = write_apply_manifest(bench.path(f"apply-{entries}.yaml"), entries)
     emulator = ["--latency-ms", str(LATENCY_MS)]
     samples: dict[str, list[HttpSample]] = {p: [] for p in PROGRAMS}
     for rep in range(bench.sizes.throughput_reps):
         order = PROGRAMS if rep % 2 == 0 else PROGRAMS[::-1]
         for program in order:
-            tag = f"throughput-{program}-{rep}"
-            argv = program_argv(bench, program, manifest, tag)
-            run, served = run_against_emulator(bench, argv, tag=tag, emulator=emulator)
+            run_tag = f"{tag}-{program}-{rep}"
+            argv = program_argv(bench, program, manifest, run_tag)
+            run, served = run_against_emulator(bench, argv, tag=run_tag, emulator=emulator)
             sample = HttpSample(program=program, entries=entries, process=run, served=served)
             sample.check()
             samples[program].append(sample)
+    return samples
+
+
+def _cpu_split(
+    bench: Bench, entries: int, medians: Mapping[str, Mapping[str, float]]
+) -> dict[str, object]:
+    """Where the CPU per entry comes from (reported, no target): the CPU of a run of one
+    entry (start-up: imports, manifest, state, token, spec, listing, report) and the CPU
+    each further entry adds (the whole run's CPU less that, over the other entries)."""
+    single = _alternating(bench, 1, "startup")
+    out: dict[str, object] = {}
+    for program in PROGRAMS:
+        start_ms = median(s.process.cpu_s for s in single[program]) * 1000
+        whole_ms = medians[program]["cpu_ms_per_entry"] * entries
+        out[program] = {
+            "start_up_cpu_ms": round(start_ms, 1),
+            "cpu_ms_per_further_entry": round((whole_ms - start_ms) / max(entries - 1, 1), 4),
+        }
+    ours, theirs = _dict_of(out, "provisioner"), _dict_of(out, "handrolled")
+    out["ratio_provisioner_to_handrolled"] = {
+        key: rounded(ratio(ours[key], theirs[key])) for key in ours
+    }
+    return out
+
+
+def _dict_of(data: Mapping[str, object], key: str) -> dict[str, float]:
+    value = data[key]
+    assert isinstance(value, dict)
+    return value
+
+
+def throughput_case(bench: Bench) -> CaseResult:
+    """N entries, 32 in flight, 50 ms per request: apply and hand-rolled, alternating; then
+    both on one entry, for the CPU's split into start-up and per entry."""
+    entries = bench.sizes.throughput_entries
+    samples = _alternating(bench, entries, "throughput")
     ideal = CONCURRENCY / (LATENCY_MS / 1000)
     medians = {p: _medians(samples[p]) for p in PROGRAMS}
     ours, theirs = medians["provisioner"], medians["handrolled"]
@@ -192,6 +228,7 @@ def throughput_case(bench: Bench) -> CaseResult:
             for p in PROGRAMS
         },
         "ratio_provisioner_to_handrolled": ratios,
+        "cpu_split": _cpu_split(bench, entries, medians),
         "samples": [s.as_json() for p in PROGRAMS for s in samples[p]],
     }
     targets = [

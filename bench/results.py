@@ -49,6 +49,23 @@ def _throughput_rows(case: dict[str, object]) -> list[str]:
     return rows
 
 
+def _cpu_split_lines(split: dict[str, object]) -> list[str]:
+    ours, theirs = _dict(split.get("provisioner")), _dict(split.get("handrolled"))
+    ratios = _dict(split.get("ratio_provisioner_to_handrolled"))
+    if not ours or not theirs:
+        return []
+    return [
+        "**CPU split** (reported, no target; a run of one entry, same repetitions): start-up "
+        f"{_num(ours.get('start_up_cpu_ms'), '.0f')} ms against "
+        f"{_num(theirs.get('start_up_cpu_ms'), '.0f')} ms "
+        f"({_num(ratios.get('start_up_cpu_ms'), '.2f')}x); each further entry "
+        f"{_num(ours.get('cpu_ms_per_further_entry'), '.3f')} ms against "
+        f"{_num(theirs.get('cpu_ms_per_further_entry'), '.3f')} ms "
+        f"({_num(ratios.get('cpu_ms_per_further_entry'), '.2f')}x).",
+        "",
+    ]
+
+
 def _outcomes(summary: dict[str, object]) -> str:
     shown = [f"{count} {name}" for name, count in summary.items() if name != "total" and count]
     return ", ".join(shown) or "none"
@@ -191,6 +208,7 @@ def render_table(results: dict[str, object]) -> str:
             "| --- | --- | --- | --- | --- | --- |",
             *_throughput_rows(tp),
             "",
+            *_cpu_split_lines(_dict(tp.get("cpu_split"))),
         ]
     lines += _instructions_lines(_dict(cases.get("instructions")))
     for key in ("throttled", "throttled_latency"):
