@@ -123,6 +123,7 @@ class ApplyStrategy:
             return
         self._intend(run, work)
         reconciler.provisioner.prepare(work, checked.params)
+        del checked  # its params (with passwords) are in the bodies now: not held for the run
         log.info(
             "work_started",
             create=sum(j.kind is JobKind.CREATE for j in work),

@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import random
 import time
+from collections import deque
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from functools import partial
@@ -116,9 +117,7 @@ class Pool:
                 worker.cancel()
 
     async def run(self, jobs: Sequence[Job]) -> None:
-        queue: asyncio.Queue[Job] = asyncio.Queue()
-        for job in jobs:
-            queue.put_nowait(job)
+        queue = deque(jobs)  # filled once, drained by the workers: no waiting on it
         self._active = min(self._config.concurrency, len(jobs))
         if self._active:
             async with asyncio.TaskGroup() as tg:
@@ -142,7 +141,7 @@ class Pool:
             for worker in workers:
                 worker.cancel()
 
-    async def _worker(self, queue: asyncio.Queue[Job]) -> None:
+    async def _worker(self, queue: deque[Job]) -> None:
         try:
             while await self._run_entries(queue):
                 pass
@@ -156,7 +155,7 @@ class Pool:
         self._done.add(EntryKey.of(result))
         self._on_result(result)
 
-    async def _run_entries(self, queue: asyncio.Queue[Job]) -> bool:
+    async def _run_entries(self, queue: deque[Job]) -> bool:
         """Entries from the queue to their ends, each within its deadline, until the queue is
         empty or the pool stops (False), or an entry's deadline passes (True: call again).
 
@@ -174,8 +173,8 @@ class Pool:
             async with deadline:
                 while not self._stopping:
                     try:
-                        job = queue.get_nowait()
-                    except asyncio.QueueEmpty:
+                        job = queue.popleft()
+                    except IndexError:
                         return False
                     started, tries = time.monotonic(), Attempts()
                     bind_contextvars(entry=job.name, sandbox=job.sandbox)
