@@ -4,6 +4,7 @@ a listing page."""
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import NamedTuple
 
 from provisioner.errors import PermanentError
 
@@ -22,8 +23,9 @@ class Connection:
     created_at: int | None = None  # epoch ms (Platform's createdAt)
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class Created:
+class Created(NamedTuple):
+    """A create's answer (a tuple: made once per entry, cheaply)."""
+
     id: str
     etag: str | None
     status: int

@@ -13,8 +13,7 @@ from __future__ import annotations
 
 import json as jsonlib
 from collections.abc import Mapping
-from dataclasses import dataclass
-from typing import Final
+from typing import Final, NamedTuple
 
 import aiohttp
 import orjson
@@ -55,8 +54,9 @@ def encode_json(body: object) -> JsonBody:
     return JsonBody(memoryview(orjson.dumps(body)).tobytes())
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class Response:
+class Response(NamedTuple):
+    """An answer as the client keeps it (a tuple: made once per request, cheaply)."""
+
     status: int
     body: object
     headers: Mapping[str, str]  # only those the client reads, lower-case names

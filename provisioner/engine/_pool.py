@@ -11,7 +11,7 @@ from collections import deque
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from functools import partial
-from typing import Protocol
+from typing import NamedTuple, Protocol
 
 import structlog
 from structlog.contextvars import bind_contextvars
@@ -27,8 +27,9 @@ __all__ = ["Pool", "PoolConfig", "Provisioned", "Provisioner"]
 log = structlog.get_logger(__name__)
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class Provisioned:
+class Provisioned(NamedTuple):
+    """One attempt's success (a tuple: made once per entry, cheaply)."""
+
     status: Outcome
     connection_id: str | None
     http_status: int | None = None

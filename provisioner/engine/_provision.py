@@ -4,7 +4,6 @@ attempt's answer was lost), update under If-Match, delete; optionally test the c
 from __future__ import annotations
 
 import asyncio
-import dataclasses
 import time
 from collections.abc import Callable, Iterable, Mapping
 from typing import Final
@@ -102,7 +101,7 @@ class ConnectionProvisioner:
             done = await self._create(job)
         if self._verify and done.connection_id is not None:
             verified = await self._test(job, done.connection_id)
-            done = dataclasses.replace(done, verified=verified)
+            done = done._replace(verified=verified)
         return done
 
     def uncertain(self, sandbox: str, name: str) -> None:
