@@ -183,25 +183,21 @@ def _cpu_split(
     entry (start-up: imports, manifest, state, token, spec, listing, report) and the CPU
     each further entry adds (the whole run's CPU less that, over the other entries)."""
     single = _alternating(bench, 1, "startup")
-    out: dict[str, object] = {}
+    split: dict[str, dict[str, float]] = {}
     for program in PROGRAMS:
         start_ms = median(s.process.cpu_s for s in single[program]) * 1000
         whole_ms = medians[program]["cpu_ms_per_entry"] * entries
-        out[program] = {
+        split[program] = {
             "start_up_cpu_ms": round(start_ms, 1),
             "cpu_ms_per_further_entry": round((whole_ms - start_ms) / max(entries - 1, 1), 4),
         }
-    ours, theirs = _dict_of(out, "provisioner"), _dict_of(out, "handrolled")
-    out["ratio_provisioner_to_handrolled"] = {
-        key: rounded(ratio(ours[key], theirs[key])) for key in ours
+    ours, theirs = split["provisioner"], split["handrolled"]
+    return {
+        **split,
+        "ratio_provisioner_to_handrolled": {
+            key: rounded(ratio(ours[key], theirs[key])) for key in ours
+        },
     }
-    return out
-
-
-def _dict_of(data: Mapping[str, object], key: str) -> dict[str, float]:
-    value = data[key]
-    assert isinstance(value, dict)
-    return value
 
 
 def throughput_case(bench: Bench) -> CaseResult:

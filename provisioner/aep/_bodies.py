@@ -3,8 +3,6 @@ a password is revealed, and only into a body that goes straight to the HTTP clie
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-
 from provisioner.aep._authform import AuthForm
 from provisioner.aep._connstring import oracle_connection_string
 from provisioner.manifest import DatabaseSpec
@@ -51,7 +49,7 @@ def connection_body(
     spec: DatabaseSpec,
     form: AuthForm = AuthForm.CONNECTION_STRING,
     *,
-    params: Mapping[str, object] | None = None,
+    params: dict[str, object] | None = None,
 ) -> dict[str, object]:
     """``POST /connections`` body for an Oracle base connection: with ``params`` when given
     (the entry's, as the spec check checked them), else the entry's ``auth_params``."""

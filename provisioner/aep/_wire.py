@@ -5,8 +5,8 @@ text, in its declared charset).
 JSON goes through orjson both ways: an answer is parsed in one C call (about 8x faster than
 ``json.loads`` on a create's answer) and a body is encoded the same way; ``json`` remains the
 reader of what orjson refuses (JSON in UTF-16 or UTF-32, a BOM, ``NaN``), so every answer
-``json.loads`` read before is still read (an integer beyond 64 bits, which no field of the API
-is, reads as a float).
+``json.loads`` read before is still read, except that orjson reads an integer beyond 64 bits
+(no field of the API is one) as a float.
 """
 
 from __future__ import annotations
@@ -48,10 +48,15 @@ class JsonBody:
 def encode_json(body: object) -> JsonBody:
     """``body`` as JSON bytes (a JsonBody is already). The bytes are copied to their size:
     orjson returns them in a 4 KiB buffer, which a run's bodies, held until each entry is
-    created, would keep (200 MB for 50,000 entries; the copy costs 0.35 us)."""
+    created, would keep (200 MB for 50,000 entries; the copy costs 0.35 us). A string orjson
+    refuses (a lone surrogate, which an environment variable that is not UTF-8 decodes to) is
+    escaped by ``json``, as before."""
     if isinstance(body, JsonBody):
         return body
-    return JsonBody(memoryview(orjson.dumps(body)).tobytes())
+    try:
+        return JsonBody(memoryview(orjson.dumps(body)).tobytes())
+    except orjson.JSONEncodeError:
+        return JsonBody(jsonlib.dumps(body).encode())
 
 
 class Response(NamedTuple):

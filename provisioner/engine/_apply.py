@@ -121,9 +121,9 @@ class ApplyStrategy:
         work = await self._start(run, reconciler, planned, wanted)
         if run.interrupted:
             return
+        reconciler.provisioner.encode_creates(work, checked.params)
+        del checked  # its params (with passwords) are in the bodies now: not held any longer
         self._intend(run, work)
-        reconciler.provisioner.prepare(work, checked.params)
-        del checked  # its params (with passwords) are in the bodies now: not held for the run
         log.info(
             "work_started",
             create=sum(j.kind is JobKind.CREATE for j in work),

@@ -33,7 +33,7 @@ class CheckedForm:
     hold passwords, so the repr leaves them out)."""
 
     form: AuthForm
-    params: Mapping[EntryKey, Mapping[str, object]] = field(repr=False)
+    params: Mapping[EntryKey, dict[str, object]] = field(repr=False)
 
 
 async def choose_form(

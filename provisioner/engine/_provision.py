@@ -79,15 +79,18 @@ class ConnectionProvisioner:
         # (sandbox, name) of creates that may have landed unseen -> when the answer was lost
         # (on the clock; -inf: an error answer, looked for once without waiting)
         self._uncertain: dict[EntryKey, float] = {}
-        self._bodies: dict[EntryKey, JsonBody] = {}  # creates' bodies, encoded by ``prepare``
+        self._bodies: dict[EntryKey, JsonBody] = {}  # by ``encode_creates``
 
-    def prepare(self, jobs: Iterable[Job], params: Mapping[EntryKey, Mapping[str, object]]) -> None:
-        """Encode the creates' bodies before the run, in one pass: from each entry's
-        ``params`` as the spec check checked them (the entry's own where none is given).
-        Each create then sends its body as is, however many attempts it takes."""
+    def encode_creates(
+        self, jobs: Iterable[Job], params: Mapping[EntryKey, dict[str, object]]
+    ) -> None:
+        """Encode the creates' bodies before the first create, in one pass, from each entry's
+        ``params`` as the spec check checked them (every create must have been checked: a
+        missing one is a KeyError). Each create then sends its body as is, however many
+        attempts it takes."""
         form = self._form
         self._bodies = {
-            job.key: encode_json(connection_body(job.spec, form, params=params.get(job.key)))
+            job.key: encode_json(connection_body(job.spec, form, params=params[job.key]))
             for job in jobs
             if job.kind is JobKind.CREATE and job.spec is not None
         }
@@ -110,6 +113,19 @@ class ConnectionProvisioner:
         self._uncertain[EntryKey(sandbox, name)] = self._clock()
 
     async def _create(self, job: Job) -> Provisioned:
+        """Create the job's connection, or find it. Its encoded body is kept for another
+        attempt after a retryable error, and dropped once the entry is done with it."""
+        try:
+            done = await self._create_or_find(job)
+        except RetryableError:
+            raise
+        except BaseException:
+            self._bodies.pop(job.key, None)
+            raise
+        self._bodies.pop(job.key, None)
+        return done
+
+    async def _create_or_find(self, job: Job) -> Provisioned:
         key = job.key
         since = self._uncertain.get(key)
         if since is not None:
@@ -117,14 +133,15 @@ class ConnectionProvisioner:
             if found is not None:
                 return found
             del self._uncertain[key]
-        body = self._bodies.get(key) or connection_body(_spec(job), self._form)
+        body = self._bodies.get(key)
+        if body is None:  # not encoded beforehand (a caller other than apply)
+            body = encode_json(connection_body(_spec(job), self._form))
         try:
             created = await self._client.create_connection(body, sandbox=job.sandbox)
         except RetryableError as exc:
             if exc.sent and exc.status != 429:  # it may have landed: look before sending again
                 self._uncertain[key] = self._clock() if answer_lost(exc) else float("-inf")
             raise
-        self._bodies.pop(key, None)  # created: not sent again
         return Provisioned(
             status=Outcome.CREATED,
             connection_id=created.id,

@@ -4,26 +4,33 @@ this run's form, and the plan says which form apply would send."""
 from __future__ import annotations
 
 import io
+from collections.abc import Sequence
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
 
 from provisioner.aep import (
     AuthForm,
+    ChosenAuth,
     ClientConfig,
     Connection,
     FlowClient,
     RateController,
     auth_params,
+    check_entries,
 )
 from provisioner.emulator import FaultPlan, RequestKind, running_emulator
+from provisioner.engine import ApplyRun, RunOptions
 from provisioner.engine._authform import CheckedForm, form_conflict
 from provisioner.engine._domain import Action, Decision, EntryKey, Job, JobKind
 from provisioner.engine._plan import PlanRow, write_plan
 from provisioner.engine._provision import ConnectionProvisioner
 from provisioner.errors import PermanentError
+from provisioner.manifest import DatabaseSpec
+from provisioner.reports import Outcome
 from tests.conftest import make_settings
-from tests.helpers import spec
+from tests.helpers import manifest, spec
 
 
 def test_form_conflict_names_the_forms_and_the_way_out() -> None:
@@ -79,8 +86,8 @@ async def test_creates_go_out_in_the_provisioner_form(tmp_path: Path) -> None:
         assert (row.auth.form, row.auth.schema) == ("Basic Authentication", "HR")
 
 
-async def test_a_prepared_create_sends_the_params_the_check_checked(tmp_path: Path) -> None:
-    """``prepare`` encodes each create's body once, from the params given (the spec
+async def test_an_encoded_create_sends_the_params_given(tmp_path: Path) -> None:
+    """``encode_creates`` encodes each create's body once, from the params given (the spec
     check's); a job it was not given is sent with its own params."""
     async with running_emulator(FaultPlan()) as emu:
         config = ClientConfig.of(make_settings(emu, tmp_path))
@@ -88,11 +95,34 @@ async def test_a_prepared_create_sends_the_params_the_check_checked(tmp_path: Pa
             provisioner = ConnectionProvisioner(client, auth_form=AuthForm.CONNECTION_STRING)
             hr, fin = Job.of(spec("hr"), "prod"), Job.of(spec("fin"), "prod")
             checked = auth_params(spec("hr", host="checked.example.com"))
-            provisioner.prepare([hr], {hr.key: checked})
+            provisioner.encode_creates([hr], {hr.key: checked})
             await provisioner.provision(hr, 1)
             await provisioner.provision(fin, 1)
         hosts = {row.name: row.auth.host for row in emu.store.connections()}
     assert hosts == {"hr": "checked.example.com", "fin": "fin.example.com"}
+
+
+async def test_apply_creates_with_the_params_the_spec_check_returned(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The whole wiring: what ``check_entries`` returns is what each create sends (the
+    check here hands back params for other hosts, which the emulator then stores)."""
+
+    def checked_elsewhere(
+        file: str, specs: Sequence[DatabaseSpec], chosen: ChosenAuth
+    ) -> list[dict[str, object]]:
+        check_entries(file, specs, chosen)
+        return [auth_params(replace(s, host=f"checked.{s.host}"), chosen.form) for s in specs]
+
+    monkeypatch.setattr("provisioner.engine._authform.check_entries", checked_elsewhere)
+    async with running_emulator(FaultPlan()) as emu:
+        settings = make_settings(emu, tmp_path)
+        report = await ApplyRun(
+            manifest(tmp_path, [spec("hr"), spec("fin")]), settings, RunOptions()
+        ).execute()
+        hosts = sorted(row.auth.host for row in emu.store.connections())
+    assert [r.status for r in report.results] == [Outcome.CREATED] * 2
+    assert hosts == ["checked.fin.example.com", "checked.hr.example.com"]
 
 
 def test_the_checked_params_stay_out_of_the_repr() -> None:
