@@ -133,11 +133,12 @@ class ConnectionProvisioner:
             if found is not None:
                 return found
             del self._uncertain[key]
-        body = self._bodies.get(key)
-        if body is None:  # not encoded beforehand (a caller other than apply)
-            body = encode_json(connection_body(_spec(job), self._form))
+        body = self._bodies.get(key)  # None: not encoded beforehand (a caller other than apply)
         try:
-            created = await self._client.create_connection(body, sandbox=job.sandbox)
+            created = await self._client.create_connection(
+                connection_body(_spec(job), self._form) if body is None else body,
+                sandbox=job.sandbox,
+            )
         except RetryableError as exc:
             if exc.sent and exc.status != 429:  # it may have landed: look before sending again
                 self._uncertain[key] = self._clock() if answer_lost(exc) else float("-inf")
