@@ -70,7 +70,8 @@ _V1: Final = (
         at          TIMESTAMPTZ NOT NULL,
         PRIMARY KEY (target, name))""",
 )
-_UPGRADES: Final = {1: _V1}  # each version's step from the one before
+# each version's step from the one before (2 changed the SQLite state's triggers only)
+_UPGRADES: Final = {1: _V1, 2: ()}
 
 _COLUMNS: Final = "name, connection_id, outcome, attempts, last_error, fingerprint, created_by_us"
 _ALL: Final = (

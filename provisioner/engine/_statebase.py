@@ -48,7 +48,7 @@ log = structlog.get_logger(__name__)
 COMMIT_EVERY: Final = 0.5  # seconds an outcome row may wait for its commit
 # what a state database that fails (or is gone) raises: ours, and SQLite's own when unwrapped
 _STATE_ERRORS: Final = (ConfigError, sqlite3.Error, OSError)
-SCHEMA_VERSION: Final = 1  # the state's schema version this code writes and reads
+SCHEMA_VERSION: Final = 2  # the state's schema version this code writes and reads
 RESOLVED: Final = ("created", "existing", "updated")  # outcomes that resolve an intent
 
 # An outcome row as buffered: target, name, connection_id, outcome, attempts, http_status,

@@ -68,16 +68,25 @@ def report_to_dict(report: Report) -> dict[str, object]:
     return data
 
 
+# Between two results of the one-line list: a result is an object holding no other object,
+# its first key is "name", and an unescaped quote never stands inside a JSON string, so this
+# text is found nowhere else.
+_BETWEEN: Final = '}, {"name": '
+_ON_LINES: Final = '},\n    {"name": '
+
+
 def write_json(report: Report, out: TextIO) -> None:
     """Write the report as JSON followed by a newline: the header indented, one result per
-    line (readable and diffable, and fast: each line goes through the C encoder)."""
+    line (readable and diffable). The results are encoded by one call of the C encoder (a
+    call per result made a new encoder each time: twice the cost), then put on lines."""
     data = report_to_dict(report)
     results = data.pop("results")
     assert isinstance(results, list)
     head = json.dumps(data, indent=2, ensure_ascii=False)
     out.write(head[:-2] + ',\n  "results": [')
-    encode = json.JSONEncoder(ensure_ascii=False).encode
-    out.write(",".join(f"\n    {encode(item)}" for item in results))
+    if results:
+        lines = json.dumps(results, ensure_ascii=False)[1:-1]
+        out.write("\n    " + lines.replace(_BETWEEN, _ON_LINES))
     out.write("\n  ]\n}\n" if results else "]\n}\n")
 
 

@@ -16,7 +16,14 @@ import psycopg
 import pytest
 
 from provisioner.engine._fingerprint import Fingerprinter
-from provisioner.engine._state import RunLock, StateEntry, StateStore, open_state_at
+from provisioner.engine._state import (
+    _V1,
+    RunLock,
+    StateEntry,
+    StateStore,
+    _statements,
+    open_state_at,
+)
 from provisioner.engine._statebase import SCHEMA_VERSION, BufferedState
 from provisioner.errors import ConfigError, LockedError
 from provisioner.reports._model import Outcome, Result
@@ -319,6 +326,30 @@ def test_a_state_from_before_versions_is_stamped_and_kept(db_path: Path) -> None
     with sqlite3.connect(db_path) as conn:
         version = conn.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
     assert version == (SCHEMA_VERSION,)
+
+
+def test_a_version_1_state_loses_its_triggers_and_keeps_resolving_intents(db_path: Path) -> None:
+    db_path.parent.mkdir(parents=True)
+    with sqlite3.connect(db_path, isolation_level=None) as conn:  # as version 1 left it
+        for statement in _statements(_V1):
+            conn.execute(statement)
+        conn.execute("INSERT INTO meta (key, value) VALUES ('schema_version', 1)")
+        conn.execute(
+            "INSERT INTO intents (target, name, fingerprint, run_id, at)"
+            " VALUES (?, 'fin', 'fp-1', 'run-0', '2026-01-01T00:00:00+00:00')",
+            (TARGET,),
+        )
+        triggers = conn.execute("SELECT count(*) FROM sqlite_master WHERE type = 'trigger'")
+        assert triggers.fetchone() == (2,)
+    with StateStore.open(db_path) as store:
+        assert store.intents(TARGET) == {"fin": "fp-1"}
+        store.record(TARGET, created("fin"), run_id="run-1", ours=True)
+        assert store.intents(TARGET) == {}, "the outcome resolves the intent without a trigger"
+    with sqlite3.connect(db_path) as conn:
+        left = conn.execute("SELECT name FROM sqlite_master WHERE type = 'trigger'").fetchall()
+        version = conn.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
+    assert left == []
+    assert version == (SCHEMA_VERSION,) == (2,)
 
 
 def test_a_newer_schema_is_refused_untouched(state_location: Path | str) -> None:

@@ -163,6 +163,31 @@ def test_report_round_trips_through_json(report: Report) -> None:
     assert back.started_at.utcoffset() == report.started_at.utcoffset()
 
 
+def test_json_has_one_result_per_line_whatever_the_texts_hold() -> None:
+    tricky = Result(
+        name='x}, {"name": "y',
+        sandbox="prod",
+        status=Outcome.FAILED,
+        error='answered [{"name": "a"}, {"name": "b"}] and }, {"name": z',
+        removed_duplicates=("c-8", "c-9"),
+    )
+    report = _report(results=(*_every_kind(), tricky))
+    out = io.StringIO()
+    write_json(report, out)
+    lines = out.getvalue().splitlines()
+    first = lines.index('  "results": [') + 1
+    result_lines = lines[first : first + len(report.results)]
+    assert lines[first + len(report.results) :] == ["  ]", "}"]
+    expected = report_to_dict(report)["results"]
+    assert isinstance(expected, list)
+    for line, wanted in zip(result_lines, expected, strict=True):
+        assert line.startswith("    {")
+        assert line.endswith(("},", "}"))
+        assert json.loads(line.strip().rstrip(",")) == wanted
+    assert '"status": "failed"' in result_lines[-1]  # the spacing greps rely on
+    assert report_from_dict(json.loads(out.getvalue()), source="r.json") == report
+
+
 def test_report_file_round_trips_and_creates_directories(tmp_path: Path) -> None:
     path = tmp_path / "deep" / "reports" / "run.json"
     write_report_file(_report(), path)
