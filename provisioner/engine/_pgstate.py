@@ -326,5 +326,6 @@ class PgState(BufferedState):
                 " first_seen = EXCLUDED.first_seen, updated_at = EXCLUDED.updated_at",
                 dump.entries,
             )
+            self._delete_intents(dump.resolved())  # in this transaction
             cur.executemany(_INTEND, dump.intents)
         self._use_key(dump.key)

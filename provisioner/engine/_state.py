@@ -273,6 +273,7 @@ class StateStore(BufferedState):
             f"INSERT OR REPLACE INTO entries ({_ALL}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             [(*row[:8], int(bool(row[8])), *row[9:]) for row in dump.entries],
         )
+        self._delete_intents(dump.resolved())
         self._conn.executemany(
             "INSERT OR REPLACE INTO intents (target, name, fingerprint, run_id, at)"
             " VALUES (?, ?, ?, ?, ?)",

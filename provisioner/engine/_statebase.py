@@ -79,6 +79,11 @@ class Dump:
     entries: tuple[tuple[object, ...], ...]
     intents: tuple[tuple[object, ...], ...]
 
+    def resolved(self) -> list[tuple[str, str]]:
+        """(target, name) of the entries whose outcome resolves an intent: a state that loads
+        the dump drops its own intents for them (before the dump's intents are written)."""
+        return [(str(row[0]), str(row[1])) for row in self.entries if row[3] in RESOLVED]
+
 
 class State(Protocol):
     """The state as the runs use it (both backends)."""

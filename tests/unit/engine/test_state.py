@@ -188,6 +188,21 @@ def test_a_loaded_dump_brings_its_fingerprint_key(
         assert store.fingerprint(spec("fin")) == wanted
 
 
+def test_a_loaded_dump_resolves_the_intents_its_entries_resolve(
+    state_location: Path | str, tmp_path: Path
+) -> None:
+    """``state copy`` into a state holding an intent for an entry the dump has as created
+    drops that intent (the create was made); the dump's own intents are kept."""
+    with open_state_at(tmp_path / "source.db") as source:
+        source.record(TARGET, created("fin"), run_id="run-1")
+        source.intend([(TARGET, "hr", "fp-hr")], run_id="run-1")
+        dump = source.dump()
+    with open_state_at(state_location) as store:
+        store.intend([(TARGET, "fin", None), (TARGET, "ops", None)], run_id="run-0")
+        store.load(dump)
+        assert store.intents(TARGET) == {"hr": "fp-hr", "ops": None}
+
+
 def test_the_fingerprint_key_shows_in_no_repr() -> None:
     """The key verifies guessed passwords against the state's fingerprints: like a secret, it
     never shows (a canary key)."""
