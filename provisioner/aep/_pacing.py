@@ -119,7 +119,6 @@ class RateController:
         self._last_start = float("-inf")
         self._paused_until = float("-inf")
         self._last_decrease: float | None = None  # None: still in the slow start
-        self._successes: deque[float] = deque()  # the last second's
         self._recent: deque[float] = deque()  # the in-use window's
         self._since_cut = 0  # successes since the last cut
         self._throttled_since_cut = 0  # throttled answers since the last cut
@@ -156,16 +155,6 @@ class RateController:
         self._last_start = max(start, now)  # early starts borrow from the schedule
         return 0.0
 
-    def goodput(self) -> float:
-        """Successes in the last second."""
-        return self._goodput(self._clock())
-
-    def _goodput(self, now: float) -> float:
-        successes = self._successes
-        while successes and successes[0] < now - 1.0:
-            successes.popleft()
-        return float(len(successes))
-
     def _growth(self, now: float) -> float:
         """Requests/s to add for one success."""
         if self._last_decrease is None:  # doubling once per round trip
@@ -185,7 +174,6 @@ class RateController:
         if started is not None:
             rtt = now - started
             self._rtt = rtt if self._rtt is None else self._rtt + _RTT_WEIGHT * (rtt - self._rtt)
-        self._successes.append(now)
         self._since_cut += 1
         window = max(_IN_USE_WINDOW, 2 * (self._rtt or 0.0))
         recent = self._recent

@@ -261,16 +261,6 @@ def test_rate_never_drops_below_the_floor() -> None:
     assert pace.rate == 0.5
 
 
-def test_goodput_counts_only_the_last_second() -> None:
-    clock = FakeClock()
-    pace = paced(100.0, clock)
-    for t in (0.0, 0.2, 0.9, 1.5):
-        clock.now = t
-        pace.on_success()
-    clock.now = 1.6
-    assert pace.goodput() == 2.0  # 0.9 and 1.5; 0.0 and 0.2 are older than a second
-
-
 # --- probing after a cut ----------------------------------------------------------------------
 
 
