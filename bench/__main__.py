@@ -21,6 +21,7 @@ from typing import Final
 
 from bench.case_instructions import instructions_case
 from bench.case_pgstate import pgstate_case
+from bench.case_phases import phases_case
 from bench.case_scale import scale_case
 from bench.case_validate import validate_case
 from bench.cases_http import CaseResult, throttled_case, throttled_latency_case, throughput_case
@@ -58,6 +59,7 @@ CASES: Final[dict[str, Callable[[Bench], CaseResult]]] = {
     **{name: _pacing(name) for name in PACING_CASES},
     "scale": scale_case,
     "profile": _profile,
+    "phases": phases_case,
     "pgstate": pgstate_case,
 }
 

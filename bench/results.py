@@ -187,6 +187,21 @@ def _instructions_lines(case: dict[str, object]) -> list[str]:
     ]
 
 
+def _phases_lines(case: dict[str, object]) -> list[str]:
+    steps = _dict(case.get("steps"))
+    if not steps:
+        return []
+    shown = ", ".join(
+        f"{label} {_num(_dict(step).get('cpu_ms'), '.0f')} ms" for label, step in steps.items()
+    )
+    return [
+        f"**Phases** (one run of {case.get('entries')} entries, {case.get('latency_ms')} ms per "
+        f"request; reported, no target): {_num(case.get('cpu_ms'), '.0f')} ms of CPU; imports "
+        f"{_num(case.get('imports_ms'), '.0f')} ms, {shown}. The rest is the requests.",
+        "",
+    ]
+
+
 def render_table(results: dict[str, object]) -> str:
     """Markdown: the machine, the throughput table, the other cases, the targets."""
     cases = _dict(results.get("cases"))
@@ -211,6 +226,7 @@ def render_table(results: dict[str, object]) -> str:
             *_cpu_split_lines(_dict(tp.get("cpu_split"))),
         ]
     lines += _instructions_lines(_dict(cases.get("instructions")))
+    lines += _phases_lines(_dict(cases.get("phases")))
     for key in ("throttled", "throttled_latency"):
         th = _dict(cases.get(key))
         if "goodput_per_s" not in th:
