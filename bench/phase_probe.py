@@ -34,7 +34,7 @@ STEPS: Final = (
     ("provisioner.engine._apply", "decide_jobs", "decisions"),
     ("provisioner.engine._provision", "ConnectionProvisioner.encode_creates", "bodies"),
     ("provisioner.engine._apply", "ApplyStrategy._intend", "intents written"),
-    ("provisioner.engine._run", "Run.record", "records, as each entry ends"),
+    ("provisioner.engine._run", "Run.record", "records (as each entry ends)"),
     ("provisioner.engine._statebase", "BufferedState.commit", "state commits"),
     ("provisioner.engine._reconcile", "Reconciler.read_back", "read-back (its requests)"),
     ("provisioner.engine._apply", "ApplyStrategy._drop_unmade_intents", "intents dropped"),
