@@ -29,7 +29,6 @@ from urllib.parse import unquote, urlsplit
 import psycopg
 
 from provisioner.engine._statebase import (
-    RESOLVED,
     SCHEMA_VERSION,
     BufferedState,
     Dump,
@@ -37,6 +36,7 @@ from provisioner.engine._statebase import (
     check_version,
     describe_url,
     now_text,
+    resolved_keys,
 )
 from provisioner.errors import ConfigError
 from provisioner.secrets import Secret
@@ -229,7 +229,6 @@ class PgState(BufferedState):
 
     def _write_outcomes(self, rows: list[Row], now: str) -> None:
         keys = [(row[0], row[1]) for row in rows]
-        resolved = [key for key, row in zip(keys, rows, strict=True) if row[3] in RESOLVED]
         with self._errors(), self._conn.transaction():
             if len(set(keys)) == len(keys):
                 columns = [list(column) for column in zip(*rows, strict=True)]
@@ -237,9 +236,7 @@ class PgState(BufferedState):
             else:  # one key twice in a group: row by row, in order
                 with self._conn.cursor() as cur:
                     cur.executemany(_UPSERT_ONE, [(*row, now, now) for row in rows])
-            if resolved:
-                targets, names = zip(*resolved, strict=True)
-                self._conn.execute(_RESOLVE, (list(targets), list(names)))
+            self._delete_intents(resolved_keys(rows))  # in this transaction
 
     def _end_transaction(self) -> None:
         """Nothing: each primitive commits its own transaction (autocommit connection)."""
@@ -326,6 +323,6 @@ class PgState(BufferedState):
                 " first_seen = EXCLUDED.first_seen, updated_at = EXCLUDED.updated_at",
                 dump.entries,
             )
-            self._delete_intents(dump.resolved())  # in this transaction
+            self._delete_intents(resolved_keys(dump.entries))  # in this transaction
             cur.executemany(_INTEND, dump.intents)
         self._use_key(dump.key)

@@ -33,7 +33,6 @@ from typing import Final, Self
 from provisioner.engine._lockwait import wait_for_lock
 from provisioner.engine._statebase import (
     COMMIT_EVERY,
-    RESOLVED,
     SCHEMA_VERSION,
     BufferedState,
     Dump,
@@ -43,6 +42,7 @@ from provisioner.engine._statebase import (
     check_version,
     is_postgres_url,
     now_text,
+    resolved_keys,
 )
 from provisioner.errors import ConfigError, LockedError
 from provisioner.settings import Settings
@@ -191,7 +191,7 @@ class StateStore(BufferedState):
     def _write_outcomes(self, rows: list[Row], now: str) -> None:
         self._begin()
         self._conn.executemany(_UPSERT, [(*row, now) for row in rows])
-        self._delete_intents([(row[0], row[1]) for row in rows if row[3] in RESOLVED])
+        self._delete_intents(resolved_keys(rows))
 
     def _end_transaction(self) -> None:
         if self._conn.in_transaction:
@@ -273,7 +273,7 @@ class StateStore(BufferedState):
             f"INSERT OR REPLACE INTO entries ({_ALL}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             [(*row[:8], int(bool(row[8])), *row[9:]) for row in dump.entries],
         )
-        self._delete_intents(dump.resolved())
+        self._delete_intents(resolved_keys(dump.entries))
         self._conn.executemany(
             "INSERT OR REPLACE INTO intents (target, name, fingerprint, run_id, at)"
             " VALUES (?, ?, ?, ?, ?)",

@@ -41,6 +41,7 @@ __all__ = [
     "check_version",
     "describe_url",
     "is_postgres_url",
+    "resolved_keys",
 ]
 
 log = structlog.get_logger(__name__)
@@ -67,6 +68,12 @@ class StateEntry:
     created_by_us: bool
 
 
+def resolved_keys(rows: Iterable[Sequence[object]]) -> list[tuple[str, str]]:
+    """(target, name) of the rows whose outcome resolves an intent: outcome rows, or a dump's
+    entries (a state that loads a dump drops its own intents for them, before the dump's)."""
+    return [(str(row[0]), str(row[1])) for row in rows if row[3] in RESOLVED]
+
+
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Dump:
     """A whole state, backend-neutral (``state copy``). Times are ISO 8601 text.
@@ -78,11 +85,6 @@ class Dump:
     key: bytes
     entries: tuple[tuple[object, ...], ...]
     intents: tuple[tuple[object, ...], ...]
-
-    def resolved(self) -> list[tuple[str, str]]:
-        """(target, name) of the entries whose outcome resolves an intent: a state that loads
-        the dump drops its own intents for them (before the dump's intents are written)."""
-        return [(str(row[0]), str(row[1])) for row in self.entries if row[3] in RESOLVED]
 
 
 class State(Protocol):
