@@ -9,11 +9,9 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Final
+from typing import TYPE_CHECKING, Final
 
 import structlog
-from jsonschema import Draft7Validator, ValidationError
-from jsonschema.exceptions import SchemaError
 
 from provisioner.aep._authform import AuthForm
 from provisioner.aep._bodies import auth_params
@@ -22,6 +20,9 @@ from provisioner.aep._schemacheck import SchemaCheck
 from provisioner.errors import ConfigError, ManifestError, ManifestIssue
 from provisioner.manifest import DatabaseSpec
 from provisioner.settings import ORACLE_SPEC_ID, AuthMode
+
+if TYPE_CHECKING:
+    from jsonschema import ValidationError
 
 __all__ = [
     "ChosenAuth",
@@ -67,23 +68,17 @@ class OracleSpec:
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class ChosenAuth:
-    """The auth form this run sends, and the validator of its params."""
+    """The auth form this run sends, and the check of its params against the form's schema."""
 
     form: AuthForm
-    validator: Draft7Validator
-    check: SchemaCheck  # the validator's yes/no, fast for the common shape of schema
+    check: SchemaCheck
 
     @classmethod
     def of(cls, form: AuthForm, schema: Mapping[str, object]) -> ChosenAuth:
-        try:
-            Draft7Validator.check_schema(schema)
-        except SchemaError as exc:
-            raise ConfigError(
-                f"the Oracle connection spec's {form.value} auth has an invalid JSON Schema: "
-                f"{exc.message}"
-            ) from None
-        validator = Draft7Validator(schema)
-        return cls(form=form, validator=validator, check=SchemaCheck(validator))
+        """Raises ConfigError when the schema is not a valid JSON Schema (found now, or when
+        an entry's params are rejected)."""
+        name = f"the Oracle connection spec's {form.value} auth"
+        return cls(form=form, check=SchemaCheck(schema, name=name))
 
 
 def _auth_entries(body: object) -> list[object]:
@@ -195,7 +190,7 @@ def _issues(
 ) -> Iterable[ManifestIssue]:
     if chosen.check.is_valid(params):
         return
-    for error in sorted(chosen.validator.iter_errors(params), key=lambda e: list(e.path)):
+    for error in chosen.check.errors(params):
         param = _field(error)
         field = _FIELD_OF.get(param, param)
         yield ManifestIssue(

@@ -1,132 +1,126 @@
-"""A yes/no check of params against an authSpec's JSON Schema, fast for the common shape.
+"""A yes/no check of params against an authSpec's JSON Schema, and, for params it rejects,
+jsonschema's own errors (which word the messages).
 
-``jsonschema`` costs tens of microseconds per object; a run checks thousands of entries
-before its first write. An authSpec schema is usually an object with ``properties``,
-``required`` and ``additionalProperties: false``. For that shape the answer splits exactly:
-the top level depends only on which keys are present (validated once per key set, against the
-schema with each property's own schema replaced by ``true``), and each property's value
-against its own schema. A property schema that asserts nothing of a string but its type and
-length (``minLength``, ``maxLength``; the rest annotations, ``format`` included, which the
-validator does not assert): a string under it is validated once per length, so no secret is
-kept, only its length. Any other value that is not secret is validated once per distinct
-value; a secret under any other schema each time. Any other top-level keyword, and any
-``no``, go through the full validator, which also words the errors.
+The yes/no is fastjsonschema's: it compiles the schema once into a plain Python function, so a
+run's thousands of entries are checked for a few microseconds each, and the run does not pay
+for importing jsonschema (about 40 ms of CPU, with its reference machinery) unless an entry is
+rejected. Both judge by draft 7, whatever ``$schema`` says, with ``format`` an annotation (no
+format checker), and fastjsonschema fills in no defaults: the params are not changed.
+
+A schema fastjsonschema cannot compile, or whose function fails on a value (a malformed
+keyword), is judged by jsonschema alone, after its own check of the schema. A schema with a
+``$ref`` that is not local is refused: neither library is let to fetch a URL the API gave. No
+verdict is kept per value: a param may be a secret.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from typing import Final
+from collections.abc import Callable, Mapping
+from typing import TYPE_CHECKING, Final, TypeVar
 
-from jsonschema import Draft7Validator
+import fastjsonschema
 
-from provisioner.secrets import names_a_secret
+from provisioner.errors import ConfigError
+
+if TYPE_CHECKING:
+    from jsonschema import Draft7Validator, ValidationError
 
 __all__ = ["SchemaCheck"]
 
-# Top-level keywords whose verdict depends on the key set alone (given ``properties: true``).
-_KEY_SET_ONLY: Final = frozenset(
-    {
-        "$schema",
-        "$id",
-        "$comment",
-        "title",
-        "description",
-        "default",
-        "examples",
-        "type",
-        "properties",
-        "required",
-        "additionalProperties",
-        "minProperties",
-        "maxProperties",
-    }
-)
+T = TypeVar("T")
+
+_DRAFT_7: Final = "http://json-schema.org/draft-07/schema#"
 
 
-# Keywords of a property's schema under which a value's verdict depends on its type and length
-# alone (draft 7; ``format`` is an annotation unless a format checker is given, and none is).
-_LENGTH_ONLY: Final = frozenset(
-    {
-        "$comment",
-        "title",
-        "description",
-        "default",
-        "examples",
-        "format",
-        "type",
-        "minLength",
-        "maxLength",
-    }
-)
+def _remote_ref(node: object) -> str | None:
+    """The first ``$ref`` in ``node`` that points outside the schema itself."""
+    if isinstance(node, dict):
+        ref = node.get("$ref")
+        if isinstance(ref, str) and not ref.startswith("#"):
+            return ref
+        node = list(node.values())
+    if isinstance(node, list):
+        return next((ref for ref in map(_remote_ref, node) if ref is not None), None)
+    return None
 
 
-def _length_only(schema: dict[str, object] | bool) -> bool:
-    return isinstance(schema, bool) or set(schema) <= _LENGTH_ONLY
-
-
-def _splits(schema: Mapping[str, object]) -> bool:
-    properties = schema.get("properties")
-    return (
-        set(schema) <= _KEY_SET_ONLY
-        and schema.get("type", "object") == "object"
-        and isinstance(properties, dict)
-        and all(isinstance(sub, dict | bool) for sub in properties.values())
-        and isinstance(schema.get("additionalProperties", True), bool)
-    )
+def _compiled(schema: Mapping[str, object]) -> Callable[[object], object] | None:
+    try:
+        return fastjsonschema.compile(
+            {**schema, "$schema": _DRAFT_7},
+            use_default=False,
+            use_formats=False,
+            detailed_exceptions=False,
+        )
+    except Exception:  # noqa: BLE001  # any schema it cannot compile: jsonschema judges
+        return None
 
 
 class SchemaCheck:
-    """``is_valid(params)``: the full validator's verdict, computed cheaply where it splits."""
+    """``is_valid(params)``: the schema's verdict on params; ``errors(params)``: why not."""
 
-    def __init__(self, validator: Draft7Validator) -> None:
-        self._full = validator
-        schema = validator.schema
-        # the parts are validated without a format checker: split only a validator without one
-        self._split = (
-            isinstance(schema, dict) and _splits(schema) and validator.format_checker is None
-        )
-        self._top: Draft7Validator | None = None
-        self._properties: dict[str, Draft7Validator] = {}
-        self._secret: frozenset[str] = frozenset()
-        self._by_length: frozenset[str] = frozenset()
-        if isinstance(schema, dict) and self._split:
-            properties: dict[str, dict[str, object] | bool] = schema["properties"]
-            self._top = Draft7Validator({**schema, "properties": dict.fromkeys(properties, True)})
-            self._properties = {name: Draft7Validator(sub) for name, sub in properties.items()}
-            self._secret = frozenset(
-                name
-                for name, sub in properties.items()
-                if (isinstance(sub, dict) and sub.get("format") == "password")
-                or names_a_secret(name)  # whatever its schema says
-            )
-            self._by_length = frozenset(
-                name for name, sub in properties.items() if _length_only(sub)
-            )
-        self._key_sets: dict[frozenset[str], bool] = {}
-        self._values: dict[tuple[str, type, object], bool] = {}
+    def __init__(self, schema: Mapping[str, object], *, name: str) -> None:
+        """``name``: what the schema is, for the message when it is not a valid one.
+
+        Raises:
+            ConfigError: the schema refers outside itself, or is found not a valid JSON Schema.
+        """
+        self.schema = schema
+        self.name = name
+        ref = _remote_ref(schema)
+        if ref is not None:
+            raise ConfigError(f"{name} refers to a schema outside itself ({ref}): not fetched")
+        self._fast = _compiled(schema)
+        self._full: Draft7Validator | None = None
+        if self._fast is None:  # jsonschema alone judges: its check of the schema now
+            self.full()
 
     def is_valid(self, params: Mapping[str, object]) -> bool:
-        if self._top is None:
-            return bool(self._full.is_valid(params))
-        keys = frozenset(params)
-        top = self._key_sets.get(keys)
-        if top is None:
-            top = self._key_sets[keys] = bool(self._top.is_valid(dict.fromkeys(keys, None)))
-        return top and all(self._value_ok(name, value) for name, value in params.items())
+        if self._fast is not None:
+            try:
+                self._fast(params)
+            except fastjsonschema.JsonSchemaValueException:
+                return False
+            except Exception:  # noqa: BLE001  # a malformed keyword met a value: jsonschema judges
+                self._fast = None
+            else:
+                return True
+        return self._by_jsonschema(lambda full: bool(full.is_valid(params)))
 
-    def _value_ok(self, name: str, value: object) -> bool:
-        validator = self._properties.get(name)
-        if validator is None:  # allowed by additionalProperties: true
-            return True
-        key: tuple[str, type, object]
-        if isinstance(value, str) and name in self._by_length:
-            key = (name, str, len(value))  # the verdict of every string of this length
-        elif name in self._secret or not isinstance(value, str | int | float | bool):
-            return bool(validator.is_valid(value))
-        else:
-            key = (name, type(value), value)
-        known = self._values.get(key)
-        if known is None:
-            known = self._values[key] = bool(validator.is_valid(value))
-        return known
+    def errors(self, params: Mapping[str, object]) -> list[ValidationError]:
+        """jsonschema's errors for ``params``, in the order of their paths.
+
+        Raises:
+            ConfigError: the schema is not a valid JSON Schema, or has a ``$ref`` to nowhere.
+        """
+        return self._by_jsonschema(
+            lambda full: sorted(full.iter_errors(params), key=lambda e: list(e.path))
+        )
+
+    def _by_jsonschema(self, judge: Callable[[Draft7Validator], T]) -> T:
+        from referencing.exceptions import Unresolvable  # jsonschema's, as it is imported
+
+        try:
+            return judge(self.full())
+        except Unresolvable:
+            raise ConfigError(f"{self.name} has a $ref to nowhere within it") from None
+
+    def full(self) -> Draft7Validator:
+        """jsonschema's validator of the schema, imported and built on first use.
+
+        Raises:
+            ConfigError: the schema is not a valid JSON Schema.
+        """
+        if self._full is None:
+            # only for a rejected entry or a schema fastjsonschema cannot judge
+            from jsonschema import Draft7Validator
+            from jsonschema.exceptions import SchemaError
+
+            try:
+                Draft7Validator.check_schema(self.schema)
+            except SchemaError as exc:
+                raise ConfigError(
+                    f"{self.name} has an invalid JSON Schema: {exc.message}"
+                ) from None
+            self._full = Draft7Validator(self.schema)
+        return self._full
