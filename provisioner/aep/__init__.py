@@ -8,6 +8,9 @@ the client applies them to each request it sends and the engine's worker pool re
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, Final
+
+from provisioner._lazy import exports
 from provisioner.aep._authform import AuthForm
 from provisioner.aep._authspec import (
     ChosenAuth,
@@ -20,15 +23,22 @@ from provisioner.aep._authspec import (
 from provisioner.aep._bodies import auth_params, connection_body, patch_ops
 from provisioner.aep._client import ClientConfig, Connection, FlowClient
 from provisioner.aep._connstring import oracle_connection_string
-from provisioner.aep._explore import (
-    ExploredColumn,
-    ExploredTable,
-    explore_columns,
-    explore_tables,
-)
 from provisioner.aep._pacing import RateController, Sleep
 from provisioner.aep._retry import Attempts, Retrier, RetryBudget
 from provisioner.aep._wire import JsonBody, encode_json
+
+if TYPE_CHECKING:  # explore's calls, imported on first use (see provisioner._lazy)
+    from provisioner.aep._explore import (
+        ExploredColumn,
+        ExploredTable,
+        explore_columns,
+        explore_tables,
+    )
+
+_ON_USE: Final = dict.fromkeys(
+    ("ExploredColumn", "ExploredTable", "explore_columns", "explore_tables"), "._explore"
+)
+__getattr__ = exports(__name__, _ON_USE)
 
 __all__ = [
     "Attempts",

@@ -17,31 +17,17 @@ from typing import Final, Protocol
 
 import structlog
 
+from provisioner import engine, reports  # the other commands' names: imported on first use
 from provisioner.cli._exits import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK
 from provisioner.cli._progress import make_observer
 from provisioner.cli._sinks import metrics_sinks, publish_plan, publish_run
-from provisioner.engine import (
-    ApplyRun,
-    ExploreOptions,
-    ExploreRun,
-    PlanStrategy,
-    Run,
-    RunOptions,
-    copy_state,
-    is_postgres_url,
-    rollback_jobs,
-    rollback_run,
-    write_plan,
-)
+from provisioner.engine import ApplyRun, Run, RunOptions, is_postgres_url
 from provisioner.errors import ConfigError, EntryError
 from provisioner.manifest import Manifest
 from provisioner.reports import (
-    Exploration,
     Report,
     check_writable,
     load_report,
-    write_exploration,
-    write_exploration_file,
     write_report,
     write_report_file,
 )
@@ -149,7 +135,7 @@ def state_copy_command(args: argparse.Namespace, env: Mapping[str, str]) -> int:
     destination = (args.destination or env.get(STATE_ENV, "")).strip()
     if not destination:
         raise ConfigError(f"state copy: give TO, or set {STATE_ENV}")
-    done = copy_state(args.source.strip(), destination)
+    done = engine.copy_state(args.source.strip(), destination)
     log.info(
         "state_copied",
         source=done.source,
@@ -262,25 +248,25 @@ async def apply_command(
 async def plan_command(args: argparse.Namespace, manifest: Manifest, env: Mapping[str, str]) -> int:
     sinks = metrics_sinks(args, env, command="plan")
     async with _target(args, manifest.path.parent, env) as settings:
-        run = Run(PlanStrategy(manifest, _options(args)), settings)
+        run = Run(engine.PlanStrategy(manifest, _options(args)), settings)
         try:
             rows = await run.execute()
         except EntryError:  # exit 1 (main says why); the gauges say so too
             await publish_plan(manifest, run, None, sinks)
             raise
-    write_plan(rows, sys.stdout)
+    engine.write_plan(rows, sys.stdout)
     await publish_plan(manifest, run, rows, sinks)
     return EXIT_OK
 
 
-def _explored(found: list[Exploration], args: argparse.Namespace) -> None:
+def _explored(found: list[reports.Exploration], args: argparse.Namespace) -> None:
     """The findings to ``--output`` (atomically) or stdout; a one-line summary on stderr."""
     if args.output is not None:
-        write_exploration_file(found, args.output, args.format)
+        reports.write_exploration_file(found, args.output, args.format)
     else:
         if isinstance(sys.stdout, io.TextIOWrapper):  # UTF-8 whatever the locale says
             sys.stdout.reconfigure(encoding="utf-8")
-        write_exploration(found, sys.stdout, args.format)
+        reports.write_exploration(found, sys.stdout, args.format)
         sys.stdout.flush()
     missed = [e for e in found if not e.explored]
     tables = sum(len(e.tables) for e in found)
@@ -297,10 +283,10 @@ async def explore_command(
 ) -> int:
     if args.output is not None:
         check_writable(args.output, option="--output", what="the output")  # before any request
-    options = ExploreOptions(only=tuple(args.only), columns=args.columns)
+    options = engine.ExploreOptions(only=tuple(args.only), columns=args.columns)
     async with _target(args, manifest.path.parent, env) as settings:
         observer = make_observer(not args.no_progress, stream=sys.stderr, description="explore")
-        run = ExploreRun(manifest, settings, options, observer=observer)
+        run = engine.ExploreRun(manifest, settings, options, observer=observer)
         with _signals(run):
             found = await run.execute()
     _explored(found, args)
@@ -322,7 +308,7 @@ def _confirm(count: int, *, yes: bool) -> None:
 
 async def rollback_command(args: argparse.Namespace, env: Mapping[str, str]) -> int:
     report = load_report(args.report_file)
-    jobs = rollback_jobs(report)
+    jobs = engine.rollback_jobs(report)
     sys.stdout.write(f"Run {report.run_id} created {len(jobs)} connection(s):\n")
     for job in jobs:
         sys.stdout.write(f"  {job.name}  [{job.sandbox}]  {job.connection_id}\n")
@@ -335,7 +321,7 @@ async def rollback_command(args: argparse.Namespace, env: Mapping[str, str]) -> 
     sinks = metrics_sinks(args, env, command="rollback")
     async with _target(args, base_dir, env) as settings:
         observer = make_observer(not args.no_progress, stream=sys.stderr, description="rollback")
-        run = rollback_run(report, settings, observer=observer)
+        run = engine.rollback_run(report, settings, observer=observer)
         with _signals(run):
             undone = await run.execute()
     path = settings.report_path or base_dir / "reports" / f"{undone.run_id}.json"

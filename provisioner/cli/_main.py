@@ -14,7 +14,10 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import NoReturn
 
-from provisioner import __version__
+from provisioner import (
+    __version__,
+    importers,  # the conversion: imported when an import runs
+)
 from provisioner.cli import _gctune as gctune
 from provisioner.cli._commands import (
     apply_command,
@@ -27,7 +30,7 @@ from provisioner.cli._exits import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, EXIT_
 from provisioner.cli._logs import LEVELS, configure_logging, default_log_format
 from provisioner.emulator import Region, add_emulator_arguments, plan_from_args
 from provisioner.errors import EntryError, ManifestError, ProvisionerError
-from provisioner.importers import add_import_arguments, convert_inventory
+from provisioner.importers import add_import_arguments
 from provisioner.manifest import describe_manifest, load_manifest, manifest_schema
 from provisioner.reports import EXPLORE_FORMATS, FORMATS, load_report, write_report
 from provisioner.settings import (
@@ -174,7 +177,7 @@ def _dispatch(args: argparse.Namespace) -> int:
     elif command == "report":
         write_report(load_report(args.report), sys.stdout, args.format)
     elif command == "import":
-        result = convert_inventory(
+        result = importers.convert_inventory(
             args.source, password_env_prefix=args.password_env_prefix, fmt=args.format
         )
         for warning in result.warnings:

@@ -9,8 +9,9 @@ import asyncio
 from collections.abc import Mapping
 from datetime import UTC, datetime
 
+from provisioner import engine, reports  # plan's names: imported on first use
 from provisioner.cli._exits import EXIT_FAILED, EXIT_OK
-from provisioner.engine import PLAN_ACTIONS, PlanRow, Run
+from provisioner.engine import Run
 from provisioner.manifest import Manifest
 from provisioner.reports import (
     MetricsSinks,
@@ -18,9 +19,7 @@ from provisioner.reports import (
     RunMetrics,
     check_metrics_file,
     check_writable,
-    plan_entries,
     publish_metrics,
-    publish_plan_metrics,
 )
 from provisioner.settings import pushgateway_url
 
@@ -49,8 +48,8 @@ async def publish_run(report: Report, code: int, sinks: MetricsSinks) -> int:
 
 async def publish_plan(
     manifest: Manifest,
-    run: Run[list[PlanRow]],
-    rows: list[PlanRow] | None,
+    run: Run[list[engine.PlanRow]],
+    rows: list[engine.PlanRow] | None,
     sinks: MetricsSinks,
 ) -> None:
     """Plan's own gauges to each sink (a failing one is a warning). ``rows`` is None when no
@@ -62,7 +61,8 @@ async def publish_plan(
         exit_code=EXIT_OK if rows is not None else EXIT_FAILED,
         started_at=run.started_at,
         finished_at=run.finished_at if rows is not None else datetime.now(UTC),
-        entries=plan_entries(rows or (), PLAN_ACTIONS),
+        entries=reports.plan_entries(rows or (), engine.PLAN_ACTIONS),
         http_statuses=run.statuses,
     )
-    await asyncio.to_thread(publish_plan_metrics, metrics, sinks)  # blocking file and HTTP I/O
+    # blocking file and HTTP I/O
+    await asyncio.to_thread(reports.publish_plan_metrics, metrics, sinks)

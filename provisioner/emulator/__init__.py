@@ -6,8 +6,9 @@ the bare application (for aiohttp's ``TestServer``); ``FaultPlan`` scripts its m
 
 from __future__ import annotations
 
-import importlib
 from typing import TYPE_CHECKING, Final
+
+from provisioner._lazy import exports
 
 if TYPE_CHECKING:
     from provisioner.emulator._app import FLOW_PREFIX, IMS_TOKEN_PATH, create_app
@@ -88,10 +89,6 @@ _WHERE: Final[dict[str, str]] = {
 }
 
 
-def __getattr__(name: str) -> object:
-    """Import on first use: the command line reads the emulator's options without paying for
-    aiohttp.web, which only serving needs."""
-    module = _WHERE.get(name)
-    if module is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    return getattr(importlib.import_module(module), name)
+# the command line reads the emulator's options without paying for aiohttp.web, which only
+# serving needs
+__getattr__ = exports(__name__, _WHERE)

@@ -9,16 +9,20 @@ a ``${`` or a brace in them is escaped so that it stays literal. IFILE lines are
 
 from __future__ import annotations
 
-import argparse
 import json
 import re
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Final, Literal, get_args
+from typing import TYPE_CHECKING, Final, get_args
 
 import yaml
 
 from provisioner.errors import ConfigError, ManifestError, ManifestIssue
+from provisioner.importers._args import (
+    DEFAULT_PASSWORD_ENV_PREFIX,
+    ImportFormat,
+    add_import_arguments,
+)
 from provisioner.manifest import SUPPORTED_VERSION
 
 if TYPE_CHECKING:  # the readers are imported when an import runs, not at every start
@@ -38,8 +42,6 @@ __all__ = [
     "password_env_var",
 ]
 
-ImportFormat = Literal["csv", "tnsnames"]
-DEFAULT_PASSWORD_ENV_PREFIX: Final = "ORACLE_PASSWORD"
 #: The variable a tnsnames.ora import takes every entry's user from.
 USER_ENV_VAR: Final = "ORACLE_USER"
 _VAR_NAME: Final = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
@@ -138,34 +140,6 @@ def convert_inventory(
     if issues:
         raise ManifestError(issues)
     return _render(entries, file=file, fmt=chosen, prefix=password_env_prefix, warnings=warnings)
-
-
-def add_import_arguments(parser: argparse.ArgumentParser) -> None:
-    """``--from PATH``, ``--password-env-prefix P`` and ``--format csv|tnsnames``.
-
-    The values land in ``args.source`` (a Path), ``args.password_env_prefix`` and ``args.format``.
-    """
-    parser.add_argument(
-        "--from",
-        dest="source",
-        type=Path,
-        required=True,
-        metavar="PATH",
-        help="inventory CSV (name,host,port,sid|service_name,user[,description,sandbox]) "
-        "or tnsnames.ora",
-    )
-    parser.add_argument(
-        "--password-env-prefix",
-        default=DEFAULT_PASSWORD_ENV_PREFIX,
-        metavar="P",
-        help="each password is read from ${P_<NAME>} [%(default)s]",
-    )
-    parser.add_argument(
-        "--format",
-        choices=get_args(ImportFormat),
-        default=None,
-        help="input format [guessed: .ora or (DESCRIPTION = ...) means tnsnames]",
-    )
 
 
 def _read_text(path: Path, file: str) -> str:

@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Final, TextIO
 
 from provisioner.errors import ConfigError
+from provisioner.reports._formats import EXPLORE_FORMATS
 from provisioner.reports._io import write_atomically
 
 __all__ = [
@@ -153,10 +154,6 @@ def write_explore_json(explorations: Iterable[Exploration], out: TextIO) -> None
     """The JSON form, indented, UTF-8 as is (no ``\\u`` escapes), and a final newline."""
     json.dump(exploration_to_dict(tuple(explorations)), out, indent=2, ensure_ascii=False)
     out.write("\n")
-
-
-EXPLORE_FORMATS: Final = ("csv", "json")
-"""The formats ``explore --format`` takes."""
 
 
 def _check_format(fmt: str) -> None:

@@ -107,6 +107,9 @@ FORMATS: Final[Mapping[str, ReportWriter]] = MappingProxyType(
 )
 """Each format's name (as ``--format`` takes it) and its writer."""
 
+EXPLORE_FORMATS: Final = ("csv", "json")
+"""The formats ``explore --format`` takes (its writers are in ``_explore``)."""
+
 
 def write_report(
     report: Report, out: TextIO, fmt: str, *, manifest_hint: str | None = None
