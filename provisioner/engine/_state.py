@@ -190,7 +190,15 @@ class StateStore(BufferedState):
 
     def _write_outcomes(self, rows: list[Row], now: str) -> None:
         self._begin()
-        self._conn.executemany(_UPSERT, [(*row, now) for row in rows])
+        # created_by_us as an int: sqlite3 binds an exact int directly, a bool through its
+        # adapter lookup (about 3,000 instructions a row, callgrind)
+        self._conn.executemany(
+            _UPSERT,
+            [
+                (t, n, c, o, a, h, e, f, int(ours), r, now)
+                for t, n, c, o, a, h, e, f, ours, r in rows
+            ],
+        )
         self._delete_intents(resolved_keys(rows))
 
     def _end_transaction(self) -> None:

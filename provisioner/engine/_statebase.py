@@ -261,14 +261,16 @@ class BufferedState(ABC):
         (a timer on the running loop; at once when there is no loop). Inside a run a failed
         commit is logged and tried again a period later (its rows wait in memory); ``close``
         raises it if it still fails."""
+        if self._timer is not None:  # a commit is set already (the common case in a run)
+            return
         try:
             loop = asyncio.get_running_loop()
         except RuntimeError:
             self.commit()
             return
-        if self._timer is None and time.monotonic() - self._last_commit >= COMMIT_EVERY:
+        if time.monotonic() - self._last_commit >= COMMIT_EVERY:
             self._commit_or_retry()
-        elif self._timer is None:
+        else:
             self._timer = loop.call_later(COMMIT_EVERY, self._commit_or_retry)
 
     def _commit_or_retry(self) -> None:
