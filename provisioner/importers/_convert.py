@@ -18,11 +18,7 @@ from typing import TYPE_CHECKING, Final, get_args
 import yaml
 
 from provisioner.errors import ConfigError, ManifestError, ManifestIssue
-from provisioner.importers._args import (
-    DEFAULT_PASSWORD_ENV_PREFIX,
-    ImportFormat,
-    add_import_arguments,
-)
+from provisioner.importers._args import DEFAULT_PASSWORD_ENV_PREFIX, ImportFormat
 from provisioner.manifest import SUPPORTED_VERSION
 
 if TYPE_CHECKING:  # the readers are imported when an import runs, not at every start
@@ -30,11 +26,8 @@ if TYPE_CHECKING:  # the readers are imported when an import runs, not at every 
     from provisioner.importers._tnsnames import TnsEntry
 
 __all__ = [
-    "DEFAULT_PASSWORD_ENV_PREFIX",
     "USER_ENV_VAR",
-    "ImportFormat",
     "ImportResult",
-    "add_import_arguments",
     "convert_inventory",
     "escape_template",
     "escape_text",

@@ -14,10 +14,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from provisioner.errors import ConfigError, ManifestError
+from provisioner.importers import add_import_arguments
 from provisioner.importers._convert import (
     USER_ENV_VAR,
     ImportResult,
-    add_import_arguments,
     convert_inventory,
     escape_template,
     escape_text,
