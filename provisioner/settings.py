@@ -149,6 +149,8 @@ class Settings:
     report_path: Path | None = None
     target_key: str | None = None  # overrides (platform_url, org) as the state's target
     auth: AuthMode = "auto"
+    # sandbox -> its target, made on first use (a run asks for each entry's, twice)
+    _targets: dict[str, str] = field(default_factory=dict, init=False, repr=False, compare=False)
 
     @property
     def flow_url(self) -> str:
@@ -165,7 +167,10 @@ class Settings:
 
     def target(self, sandbox: str) -> str:
         """The state database's key for a sandbox of this target."""
-        return f"{self.target_base}|{sandbox}"
+        found = self._targets.get(sandbox)
+        if found is None:
+            found = self._targets[sandbox] = f"{self.target_base}|{sandbox}"
+        return found
 
 
 def environment() -> Mapping[str, str]:

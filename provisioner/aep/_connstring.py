@@ -9,11 +9,9 @@ one); the enclosing quote is doubled inside. Keywords are case-insensitive when 
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
 from typing import Final
 
 __all__ = [
-    "format_connection_string",
     "oracle_connection_string",
     "quote_value",
 ]
@@ -22,28 +20,15 @@ __all__ = [
 _MUST_QUOTE: Final = re.compile(r"[;='\"\x00-\x1f\x7f]")
 
 
-def _needs_quotes(value: str) -> bool:
-    """Empty, white space at either end, or a character that must be quoted."""
-    return (
-        not value
-        or value[0].isspace()
-        or value[-1].isspace()
-        or _MUST_QUOTE.search(value) is not None
-    )
-
-
 def quote_value(value: str) -> str:
-    """The value as it must stand after ``Key=`` so that it parses back unchanged."""
-    if not _needs_quotes(value):
+    """The value as it must stand after ``Key=`` so that it parses back unchanged: as it
+    is, unless it is empty, has white space at either end or a character that must be
+    quoted."""
+    if value and not (value[0].isspace() or value[-1].isspace() or _MUST_QUOTE.search(value)):
         return value
     if '"' in value and "'" not in value:
         return f"'{value}'"
     return '"' + value.replace('"', '""') + '"'
-
-
-def format_connection_string(pairs: Iterable[tuple[str, str]]) -> str:
-    """``Key=Value;Key=Value`` with each value quoted as needed; no trailing ``;``."""
-    return ";".join([f"{key}={quote_value(value)}" for key, value in pairs])
 
 
 def oracle_connection_string(
@@ -55,10 +40,16 @@ def oracle_connection_string(
     sid: str | None = None,
     service_name: str | None = None,
 ) -> str:
-    """``Host=…;Port=…;Sid=…;User Id=…;Password=…`` (``ServiceName=`` in place of ``Sid=``)."""
+    """``Host=…;Port=…;Sid=…;User Id=…;Password=…`` (``ServiceName=`` in place of ``Sid=``).
+    The port is an integer: its digits never need quotes."""
     if (sid is None) == (service_name is None):
         raise ValueError("exactly one of sid and service_name is needed")
-    target = ("Sid", sid) if sid is not None else ("ServiceName", service_name or "")
-    return format_connection_string(
-        [("Host", host), ("Port", str(port)), target, ("User Id", user), ("Password", password)]
+    target = (
+        f"Sid={quote_value(sid)}"
+        if sid is not None
+        else f"ServiceName={quote_value(service_name or '')}"
+    )
+    return (
+        f"Host={quote_value(host)};Port={port};{target};"
+        f"User Id={quote_value(user)};Password={quote_value(password)}"
     )

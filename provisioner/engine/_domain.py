@@ -60,9 +60,14 @@ class JobKind(StrEnum):
     EXPLORE = "explore"  # read a connection's tables (sends no write)
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@dataclass(slots=True, kw_only=True)
 class Job:
-    """One unit of work: an entry to create or update (with its spec), or a connection to delete."""
+    """One unit of work: an entry to create or update (with its spec), or a connection to delete.
+
+    Not frozen, unlike the engine's other records: a frozen dataclass sets each field through
+    ``object.__setattr__``, and a run makes one or two jobs per entry (callgrind: 10,000
+    instructions per entry). Nothing changes a job once made; ``dataclasses.replace`` makes
+    another."""
 
     name: str
     sandbox: str
@@ -73,7 +78,7 @@ class Job:
     key: EntryKey = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "key", EntryKey(self.sandbox, self.name))
+        self.key = EntryKey(self.sandbox, self.name)
 
     @classmethod
     def of(cls, spec: DatabaseSpec, sandbox: str) -> Job:
@@ -88,8 +93,10 @@ class Action(StrEnum):
     ORPHANED = "orphaned"  # this tool created it; the manifest no longer has it
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class Decision:
+class Decision(NamedTuple):
+    """What to do with one entry, and the ids of the connections found under its name (a
+    tuple: one per entry, made cheaply)."""
+
     action: Action
     ids: tuple[str, ...] = ()
 

@@ -11,11 +11,11 @@ pass, about one round trip of time, and no items to read unless a count is off.
 from __future__ import annotations
 
 import asyncio
-import dataclasses
 import random
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from typing import NamedTuple
 
 import structlog
 
@@ -37,9 +37,9 @@ log = structlog.get_logger(__name__)
 Key = EntryKey
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class Planned:
-    """An entry with what the listing says it needs, and the copies the listing shows."""
+class Planned(NamedTuple):
+    """An entry with what the listing says it needs, and the copies the listing shows (a
+    tuple: one per entry, made cheaply)."""
 
     job: Job
     decision: Decision
@@ -85,8 +85,7 @@ def converged_result(result: Result, done: Converged) -> Result:
         status = Outcome.EXISTING
     if done.error is not None:
         status = Outcome.FAILED
-    return dataclasses.replace(
-        result,
+    return result._replace(
         status=status,
         connection_id=done.keep or result.connection_id,
         removed_duplicates=(*result.removed_duplicates, *done.removed),

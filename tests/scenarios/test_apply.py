@@ -53,7 +53,7 @@ async def test_non_retryable_rejection_fails_at_once_with_the_api_message(
     bad = spec("bad-port", port=1521, sid=None, service_name=None)
     # build a body the emulator rejects: no Sid/ServiceName is impossible through the manifest,
     # so send through a spec whose connection string lacks the target
-    object.__setattr__(bad, "sid", "")
+    bad = bad._replace(sid="")
     settings = make_settings(emulator, tmp_path)
     report = await ApplyRun(manifest(tmp_path, [bad]), settings, RunOptions()).execute()
     result = report.results[0]
@@ -76,7 +76,7 @@ async def test_each_result_carries_the_request_id_of_its_last_answer(
 ) -> None:
     """What Adobe support asks for: the report keeps each entry's last request id."""
     bad = spec("rejected")
-    object.__setattr__(bad, "sid", "")
+    bad = bad._replace(sid="")
     settings = make_settings(emulator, tmp_path)
     report = await ApplyRun(
         manifest(tmp_path, [spec("fine"), bad]), settings, RunOptions()

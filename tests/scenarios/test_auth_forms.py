@@ -112,7 +112,7 @@ async def test_a_rotation_patches_one_connection_in_its_form(
     first = entries()
     await _apply(emu, tmp_path, first)
     rotated = list(first)
-    rotated[1] = dataclasses.replace(first[1], password=Secret(TRICKY + "-rotated"))
+    rotated[1] = first[1]._replace(password=Secret(TRICKY + "-rotated"))
     rows = await run_plan(manifest(tmp_path, rotated), _settings(emu, tmp_path), RunOptions())
     assert [r.name for r in rows if r.action == "update"] == ["hr"]
     emu.stats.clear()
@@ -129,7 +129,7 @@ async def test_a_rotation_patches_one_connection_in_its_form(
 async def test_a_tls_or_schema_change_is_an_update_in_the_basic_form(tmp_path: Path) -> None:
     async with running_emulator(FaultPlan(region=Region.AWS)) as emu:
         await _apply(emu, tmp_path, entries())
-        changed = [dataclasses.replace(e, tls=e.name == "crm") for e in entries()]
+        changed = [e._replace(tls=e.name == "crm") for e in entries()]
         emu.stats.clear()
         report = await _apply(emu, tmp_path, changed)
         assert [r.name for r in report.results if r.status is Outcome.UPDATED] == ["crm"]
@@ -145,7 +145,7 @@ async def test_a_connection_of_another_form_is_reported_not_rewritten(tmp_path: 
     async with running_emulator(FaultPlan(), db) as emu:
         await _apply(emu, tmp_path, entries())
     rotated = entries()
-    rotated[0] = dataclasses.replace(rotated[0], password=Secret("new"))
+    rotated[0] = rotated[0]._replace(password=Secret("new"))
     async with running_emulator(FaultPlan(region=Region.AWS), db) as emu:
         rows = await run_plan(manifest(tmp_path, rotated), _settings(emu, tmp_path), RunOptions())
         assert [(r.name, r.action) for r in rows] == [

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 from pathlib import Path
 
 import pytest
@@ -37,7 +36,7 @@ async def test_rotating_one_password_among_50_sends_one_patch_and_no_create(
     await _apply(emulator, tmp_path, entries)
     before = {c.name: c.auth.fingerprint for c in emulator.store.connections()}
     rotated = list(entries)
-    rotated[17] = dataclasses.replace(entries[17], password=Secret("new-password"))
+    rotated[17] = entries[17]._replace(password=Secret("new-password"))
     emulator.stats.clear()
     rows = await run_plan(
         manifest(tmp_path, rotated), make_settings(emulator, tmp_path), RunOptions()
@@ -72,7 +71,7 @@ async def test_stale_etag_is_read_again_and_the_patch_retried_once(
         return await real_patch(self, connection_id, sandbox=sandbox, etag=etag, ops=ops)
 
     monkeypatch.setattr(FlowClient, "patch_connection", stale_first)
-    changed = dataclasses.replace(entry, password=Secret("rotated"))
+    changed = entry._replace(password=Secret("rotated"))
     report = await _apply(emulator, tmp_path, [changed])
     assert report.results[0].status is Outcome.UPDATED
     assert len(calls) == 2
@@ -174,7 +173,7 @@ async def test_intents_outlive_only_creates_whose_outcome_is_unknown(
     from provisioner.errors import RetryableError
 
     refused, lost = spec("refused"), spec("lost")
-    object.__setattr__(refused, "sid", "")  # the emulator answers 400
+    refused = refused._replace(sid="")  # the emulator answers 400
     real_create = FlowClient.create_connection
 
     async def lose_one(self, body, *, sandbox):

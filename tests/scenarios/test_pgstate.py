@@ -46,7 +46,7 @@ async def test_host_b_knows_what_host_a_did(
     assert emulator.stats.requests[RequestKind.PATCH] == 0
     assert {r.status for r in second.results} == {Outcome.EXISTING}
     rotated = list(entries)
-    rotated[7] = dataclasses.replace(entries[7], password=Secret("rotated-password"))
+    rotated[7] = entries[7]._replace(password=Secret("rotated-password"))
     emulator.stats.clear()
     third = await _apply_as_host(emulator, tmp_path / "b", pg_url, rotated)
     assert emulator.stats.requests[RequestKind.CREATE] == 0

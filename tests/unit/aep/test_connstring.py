@@ -7,7 +7,6 @@ from hypothesis import example, given
 from hypothesis import strategies as st
 
 from provisioner.aep._connstring import (
-    format_connection_string,
     oracle_connection_string,
     quote_value,
 )
@@ -78,12 +77,6 @@ def test_any_values_round_trip(host: str, port: int, user: str, password: str, t
             "user id": user,
             "password": password,
         }
-
-
-@given(st.lists(st.tuples(st.sampled_from(["Host", "User Id", "Password", "X"]), VALUES)))
-def test_any_pairs_round_trip(pairs: list[tuple[str, str]]):
-    expected = {key.lower(): value for key, value in pairs}
-    assert parse_connection_string(format_connection_string(pairs)) == expected
 
 
 def test_parse_ignores_keyword_case_and_spaces_around_unquoted_values():

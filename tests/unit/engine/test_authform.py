@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import io
 from collections.abc import Sequence
-from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -112,7 +111,7 @@ async def test_apply_creates_with_the_params_the_spec_check_returned(
         file: str, specs: Sequence[DatabaseSpec], chosen: ChosenAuth
     ) -> list[dict[str, object]]:
         check_entries(file, specs, chosen)
-        return [auth_params(replace(s, host=f"checked.{s.host}"), chosen.form) for s in specs]
+        return [auth_params(s._replace(host=f"checked.{s.host}"), chosen.form) for s in specs]
 
     monkeypatch.setattr("provisioner.engine._authform.check_entries", checked_elsewhere)
     async with running_emulator(FaultPlan()) as emu:

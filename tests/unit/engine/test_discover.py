@@ -118,10 +118,10 @@ async def test_filters_act_on_selected_entries_and_leave_the_rest_out(
 ) -> None:
     settings = make_settings(emulator, tmp_path)
     good, bad = spec("good"), spec("bad")
-    object.__setattr__(bad, "sid", "")  # the emulator rejects an empty Sid: a failure
+    bad = bad._replace(sid="")  # the emulator rejects an empty Sid: a failure
     await ApplyRun(manifest(tmp_path, [good, bad]), settings, RunOptions()).execute()
     options = RunOptions(only=("bad",)) if flag == "only" else RunOptions(retry_failed=True)
-    object.__setattr__(bad, "sid", "FIXED")
+    bad = bad._replace(sid="FIXED")
     report = await ApplyRun(manifest(tmp_path, [good, bad]), settings, options).execute()
     statuses = {r.name: r.status for r in report.results}
     assert statuses == {"bad": Outcome.CREATED}  # "good" is not part of the run
@@ -136,9 +136,9 @@ async def test_retry_failed_takes_entries_never_attempted(
     """After a kill -9 no outcome row may exist for an entry: it is not known to be done."""
     settings = make_settings(emulator, tmp_path)
     done, bad = spec("done"), spec("bad")
-    object.__setattr__(bad, "sid", "")
+    bad = bad._replace(sid="")
     await ApplyRun(manifest(tmp_path, [done, bad]), settings, RunOptions()).execute()
-    object.__setattr__(bad, "sid", "FIXED")
+    bad = bad._replace(sid="FIXED")
     newcomer = spec("newcomer")
     options = RunOptions(retry_failed=True)
     report = await ApplyRun(manifest(tmp_path, [done, bad, newcomer]), settings, options).execute()

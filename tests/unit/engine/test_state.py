@@ -9,7 +9,6 @@ import json
 import os
 import sqlite3
 from collections.abc import Callable, Iterator
-from dataclasses import replace
 from pathlib import Path
 
 import psycopg
@@ -170,7 +169,7 @@ def test_fingerprint_changes_with_what_goes_into_the_connection(
     store: BufferedState, change: dict[str, object]
 ) -> None:
     base = spec("fin")
-    changed = replace(base, **change)  # type: ignore[arg-type]
+    changed = base._replace(**change)  # type: ignore[arg-type]
     assert store.fingerprint(changed) != store.fingerprint(base)
 
 
@@ -243,7 +242,7 @@ def test_basic_fingerprint_covers_the_form_and_every_param(
     base = spec("fin")
     basic = store.fingerprint(base, "Basic Authentication")
     assert basic != store.fingerprint(base, "ConnectionString")
-    changed = replace(base, **change)  # type: ignore[arg-type]
+    changed = base._replace(**change)  # type: ignore[arg-type]
     assert store.fingerprint(changed, "Basic Authentication") != basic
 
 
