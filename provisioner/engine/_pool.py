@@ -17,6 +17,7 @@ import structlog
 from structlog.contextvars import bind_contextvars
 
 from provisioner.aep import Attempts, Retrier, RetryBudget, Sleep
+from provisioner.engine._deadline import EntryDeadline
 from provisioner.engine._domain import EntryKey, Job
 from provisioner.errors import PermanentError, RetryableError
 from provisioner.reports import Outcome, Result
@@ -143,10 +144,33 @@ class Pool:
                 worker.cancel()
 
     async def _worker(self, queue: deque[Job]) -> None:
+        """Entries from the queue to their ends, each within its deadline, until the queue is
+        empty or the pool stops. A deadline that passes fails its entry and the worker goes
+        on; any other cancellation (a stop) skips the entry and ends the worker. Each entry's
+        log context is bound in the worker's own context (a task's copy), where the next
+        entry replaces it: nothing to unbind."""
+        deadline = EntryDeadline(self._config.entry_deadline)
         try:
-            while await self._run_entries(queue):
-                pass
+            while not self._stopping:
+                try:
+                    job = queue.popleft()
+                except IndexError:
+                    return
+                started, tries = time.monotonic(), Attempts()
+                bind_contextvars(entry=job.name, sandbox=job.sandbox)
+                deadline.start()
+                try:
+                    result = await self._attempts(job, tries, started)
+                except asyncio.CancelledError:
+                    if not deadline.expired():
+                        self._emit(_skipped(job, tries, started))
+                        raise
+                    result = _failed(job, tries, started, self._deadline_message(tries))
+                else:
+                    deadline.end()
+                self._emit(result)
         finally:
+            deadline.close()
             self._active -= 1
             if self._active == 0:
                 self._idle.set()
@@ -155,46 +179,6 @@ class Pool:
     def _emit(self, result: Result) -> None:
         self._done.add(EntryKey.of(result))
         self._on_result(result)
-
-    async def _run_entries(self, queue: deque[Job]) -> bool:
-        """Entries from the queue to their ends, each within its deadline, until the queue is
-        empty or the pool stops (False), or an entry's deadline passes (True: call again).
-
-        One ``asyncio.timeout`` serves the worker's entries, re-armed as each starts (cheaper
-        than one per entry); once it has fired it cannot be re-armed, hence the new call (also
-        when an entry ended normally although its deadline fired: its code swallowed the
-        cancellation). A ``TimeoutError`` that is not the deadline's is a bug. Each
-        entry's log context is bound in the worker's own context (a task's copy), where the
-        next entry replaces it: nothing to unbind."""
-        loop = asyncio.get_running_loop()
-        deadline = asyncio.timeout(None)
-        job: Job | None = None
-        tries, started = Attempts(), 0.0
-        try:
-            async with deadline:
-                while not self._stopping:
-                    try:
-                        job = queue.popleft()
-                    except IndexError:
-                        return False
-                    started, tries = time.monotonic(), Attempts()
-                    bind_contextvars(entry=job.name, sandbox=job.sandbox)
-                    deadline.reschedule(loop.time() + self._config.entry_deadline)
-                    result = await self._attempts(job, tries, started)
-                    job = None
-                    self._emit(result)
-                    if deadline.expired():  # it fired, but the entry ended all the same
-                        return True
-            return False
-        except TimeoutError:
-            if job is None or not deadline.expired():  # pragma: no cover - not the deadline
-                raise  # a bug: it propagates
-            self._emit(_failed(job, tries, started, self._deadline_message(tries)))
-            return True
-        except asyncio.CancelledError:
-            if job is not None:
-                self._emit(_skipped(job, tries, started))
-            raise
 
     def _deadline_message(self, tries: Attempts) -> str:
         message = (

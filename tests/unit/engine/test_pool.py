@@ -6,11 +6,13 @@ import asyncio
 import contextlib
 import random
 from collections.abc import Awaitable, Callable, Sequence
+from typing import Any
 
 import pytest
 from structlog.typing import EventDict
 
 from provisioner.aep._retry import RetryBudget
+from provisioner.engine._deadline import EntryDeadline
 from provisioner.engine._domain import Job
 from provisioner.engine._pool import Pool, PoolConfig, Provisioned
 from provisioner.errors import PermanentError, RetryableError
@@ -377,6 +379,37 @@ async def test_an_entry_that_swallows_its_deadline_ends_as_it_ended_and_the_work
     results = await h.run(jobs("deaf", "a", "b"))
     assert [r.status for r in h.results] == [Outcome.CREATED] * 3
     assert results["deaf"].attempts == 1
+
+
+async def test_a_worker_moves_its_deadline_timer_once_per_deadline_not_once_per_entry(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Twenty entries of 1 s each under a 10 s deadline: the worker's timer is armed for the
+    first entry and moved only when it falls due (at 10 s and 20 s), each entry's deadline
+    still in force (the entry that overruns its own fails)."""
+    clock = LoopClock(monkeypatch)
+    loop = asyncio.get_running_loop()
+    armed: list[float] = []
+    real_call_at = loop.call_at
+
+    def counting_call_at(when: float, callback: Any, *args: Any) -> asyncio.TimerHandle:
+        if isinstance(getattr(callback, "__self__", None), EntryDeadline):
+            armed.append(when)
+        return real_call_at(when, callback, *args)
+
+    monkeypatch.setattr(loop, "call_at", counting_call_at)
+    prov = ScriptedProvisioner()
+
+    async def one_second_but_the_last(job: Job, attempt: int) -> None:
+        await clock.spend(11.0 if job.name == "e19" else 1.0)
+
+    prov.before = one_second_but_the_last
+    names = [f"e{i:02d}" for i in range(20)]
+    results = await Harness(prov, concurrency=1, entry_deadline=10.0).run(jobs(*names))
+    assert [results[n].status for n in names[:-1]] == [Outcome.CREATED] * 19
+    assert results["e19"].status is Outcome.FAILED
+    start = armed[0] - 10.0
+    assert armed == [start + 10.0, start + 19.0, start + 28.0]  # not one per entry
 
 
 def test_the_deadline_holds_in_real_time() -> None:
