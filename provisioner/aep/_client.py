@@ -175,14 +175,6 @@ class FlowClient:
         run before anything is sent: AuthError."""
         await self._reads.call(self.tokens.token, kind="token")
 
-    async def _token(self) -> Secret:
-        """The token for a request. Credentials refused in the middle of a run (a rotated
-        secret) fail the request's entry, not the run."""
-        try:
-            return await self.tokens.token()
-        except AuthError as exc:
-            raise PermanentError(str(exc), sent=False) from exc
-
     def _url(self, path: str) -> str:
         """``path`` under the Flow Service. A link the server gives may be absolute, but never
         to another origin: the token is not sent anywhere else."""
@@ -205,11 +197,16 @@ class FlowClient:
         params: Sequence[tuple[str, str]] | None = None,
         headers: Mapping[str, str] | None = None,
     ) -> Response:
-        """One Flow Service call: pace, auth (one retry after a 401), map errors."""
+        """One Flow Service call: pace, auth (one retry after a 401), map errors. Credentials
+        refused in the middle of a run (a rotated secret) fail the request's entry, not the
+        run."""
         url = self._url(path)
         call = _Call(kind=kind, method=method, url=url, sandbox=sandbox, json=json, params=params)
         for auth_attempt in (1, 2):
-            token = await self._token()
+            try:
+                token = await self.tokens.token()
+            except AuthError as exc:
+                raise PermanentError(str(exc), sent=False) from exc
             resp = await self._send(call, token, headers)
             if resp.status != 401 or auth_attempt == 2:
                 break

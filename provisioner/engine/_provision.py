@@ -113,36 +113,34 @@ class ConnectionProvisioner:
         self._uncertain[EntryKey(sandbox, name)] = self._clock()
 
     async def _create(self, job: Job) -> Provisioned:
-        """Create the job's connection, or find it. Its encoded body is kept for another
-        attempt after a retryable error, and dropped once the entry is done with it."""
+        """Create the job's connection, or find it (after an answer that may have been lost).
+        Its encoded body is kept for another attempt after a retryable error, and dropped
+        once the entry is done with it."""
+        key = job.key
         try:
-            done = await self._create_or_find(job)
+            since = self._uncertain.get(key)
+            if since is not None:
+                found = await self._look_until_settled(job, since)
+                if found is not None:
+                    self._bodies.pop(key, None)
+                    return found
+                del self._uncertain[key]
+            body = self._bodies.get(key)  # None: not encoded beforehand (not from apply)
+            try:
+                created = await self._client.create_connection(
+                    connection_body(_spec(job), self._form) if body is None else body,
+                    sandbox=job.sandbox,
+                )
+            except RetryableError as exc:
+                if exc.sent and exc.status != 429:  # it may have landed: look before resending
+                    self._uncertain[key] = self._clock() if answer_lost(exc) else float("-inf")
+                raise
         except RetryableError:
             raise
         except BaseException:
-            self._bodies.pop(job.key, None)
+            self._bodies.pop(key, None)
             raise
-        self._bodies.pop(job.key, None)
-        return done
-
-    async def _create_or_find(self, job: Job) -> Provisioned:
-        key = job.key
-        since = self._uncertain.get(key)
-        if since is not None:
-            found = await self._look_until_settled(job, since)
-            if found is not None:
-                return found
-            del self._uncertain[key]
-        body = self._bodies.get(key)  # None: not encoded beforehand (a caller other than apply)
-        try:
-            created = await self._client.create_connection(
-                connection_body(_spec(job), self._form) if body is None else body,
-                sandbox=job.sandbox,
-            )
-        except RetryableError as exc:
-            if exc.sent and exc.status != 429:  # it may have landed: look before sending again
-                self._uncertain[key] = self._clock() if answer_lost(exc) else float("-inf")
-            raise
+        self._bodies.pop(key, None)
         return Provisioned(
             status=Outcome.CREATED,
             connection_id=created.id,
