@@ -23,8 +23,9 @@ from bench.case_instructions import instructions_case
 from bench.case_pgstate import pgstate_case
 from bench.case_phases import phases_case
 from bench.case_scale import scale_case
+from bench.case_throttled import throttled_case, throttled_latency_case
 from bench.case_validate import validate_case
-from bench.cases_http import CaseResult, throttled_case, throttled_latency_case, throughput_case
+from bench.cases_http import CaseResult, throughput_case
 from bench.cases_pacing import PACING_CASES, pacing_case
 from bench.context import Bench, Sizes
 from bench.machine import describe_machine

@@ -34,6 +34,7 @@ class Sizes:
     throughput_entries: int
     throughput_reps: int
     throttled_entries: int
+    throttled_reps: int
     validate_entries: int
     validate_reps: int
     profile_entries: int
@@ -47,6 +48,7 @@ class Sizes:
             throughput_entries=5000,
             throughput_reps=7,  # CPU time varies +-15% run to run on a shared 2-core machine
             throttled_entries=400,
+            throttled_reps=3,  # each retry's full-jitter wait moves one run's window by 10%
             validate_entries=20_000,
             validate_reps=5,
             profile_entries=5000,
@@ -61,6 +63,7 @@ class Sizes:
             throughput_entries=500,
             throughput_reps=1,
             throttled_entries=120,
+            throttled_reps=1,
             validate_entries=2000,
             validate_reps=2,
             profile_entries=500,
