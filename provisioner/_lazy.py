@@ -9,6 +9,7 @@ command it runs: ``apply`` from cron does not import ``explore``, ``plan``, ``ro
 from __future__ import annotations
 
 import importlib
+import sys
 from collections.abc import Callable, Mapping
 
 __all__ = ["exports"]
@@ -22,6 +23,8 @@ def exports(package: str, where: Mapping[str, str]) -> Callable[[str], object]:
         module = where.get(name)
         if module is None:
             raise AttributeError(f"module {package!r} has no attribute {name!r}")
-        return getattr(importlib.import_module(module, package), name)
+        value = getattr(importlib.import_module(module, package), name)
+        setattr(sys.modules[package], name, value)  # later uses find it without this hook
+        return value
 
     return __getattr__

@@ -61,7 +61,6 @@ __all__ = [
 #: The sandbox ``{sandbox}`` renders as when neither the manifest nor AEP_SANDBOX names one.
 DEFAULT_SANDBOX: Final = "prod"
 _REQUIRED: Final = ("name", "host", "port", "user", "password")
-_REQUIRED_SET: Final = frozenset(_REQUIRED)
 _DEFAULT_KEYS: Final = tuple(key for key in ENTRY_FIELDS if key != "name")
 _TARGETS: Final = ("sid", "service_name")
 _TOP_EXPECTED: Final = "expected a mapping with version: and databases:"
@@ -307,11 +306,11 @@ def _missing(
 ) -> bool:
     """Report each required field set neither in the entry nor in defaults; True if any."""
     present = fields.nodes.keys() | defaults.nodes.keys()
-    if present >= _REQUIRED_SET and not present.isdisjoint(_TARGETS):
-        return False  # the usual case, in two set operations
     missing = [key for key in _REQUIRED if key not in present]
     if present.isdisjoint(_TARGETS):
         missing.append("sid")
+    if not missing:
+        return False
     covered = fields.covered | defaults.covered
     for key in missing:
         if key in covered or (key == "sid" and "service_name" in covered):
@@ -321,7 +320,7 @@ def _missing(
         else:
             message = "required: set it in the entry or under defaults"
         ctx.report(node, place, key, message)
-    return bool(missing)
+    return True
 
 
 def _render(
